@@ -1,0 +1,88 @@
+"""Command line: `companion SUBCOMMAND ...` (no subcommand opens the desktop window).
+
+Each subcommand lives in its own module under companion.commands, exposing
+register(subparsers) that adds its parser and sets `func(args) -> int`. Commands whose
+issue has not landed yet are listed with a clear "not yet available" message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from companion import __version__
+from companion.errors import CompanionError
+
+# (name, module under companion.commands or None while pending, help)
+COMMANDS: list[tuple[str, str | None, str]] = [
+    ("gui", None, "open the desktop window (default)"),
+    ("chat", None, "talk in the terminal (text, optionally spoken)"),
+    ("generate", "generate", "continue a prompt or answer one message with a model folder"),
+    ("say", None, "speak a text with a persona's voice"),
+    ("listen", None, "transcribe the microphone or a WAV file"),
+    ("devices", None, "list audio input and output devices"),
+    ("train", None, "train a tribal transformer on a corpus"),
+    ("eval", None, "evaluate a model folder (α accuracy, real-word ratio, loss)"),
+    ("finetune", None, "fine-tune the model on your own conversations"),
+    ("history", None, "show or search the conversation history"),
+    ("export", None, "export conversations to the training corpus format"),
+    ("star", None, "keep a reply as a snapshot"),
+    ("rate", None, "rate a reply 1..5"),
+    ("models", None, "list, use or roll back model versions"),
+    ("install-desktop", None, "add the app to the desktop menu"),
+    ("doctor", "doctor", "check the installation and print what was found"),
+]
+
+PENDING_ISSUE = {
+    "gui": 6, "chat": 5, "say": 4, "listen": 4, "devices": 4, "train": 3, "eval": 3,
+    "finetune": 8, "history": 5, "export": 5, "star": 5, "rate": 5, "models": 8,
+    "install-desktop": 7,
+}
+
+
+def _pending(name: str):
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"companion {name}: not yet available in this version "
+            f"(planned in issue {PENDING_ISSUE.get(name, '?')}).",
+            file=sys.stderr,
+        )
+        return 3
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion",
+        description="NOVA companion: a private, offline voice companion (Sora, Lumin, NOVA).",
+    )
+    parser.add_argument("--version", action="version", version=f"companion {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        if module is None:
+            p = sub.add_parser(name, help=f"{help_text} [not yet available]", description=help_text)
+            p.set_defaults(func=_pending(name))
+        else:
+            importlib.import_module(f"companion.commands.{module}").register(sub, name, help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CompanionError as exc:
+        print(f"companion: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def main_gui() -> int:
+    return main(["gui", *sys.argv[1:]])

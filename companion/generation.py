@@ -1,0 +1,94 @@
+"""The generator interface: prompt → stream of text pieces + α. Torch-free on purpose.
+
+Callers (Companion, CLI, GUI worker) depend only on this module, so a backend without
+PyTorch (the InnerArianna seed's C/NumPy runtime) can be added beside the torch one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from companion.errors import CompanionError
+from companion.text.template import ChatTurn
+from companion.tribes import Alpha, Tribe
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How to pick each next token. temperature 0 means greedy."""
+
+    temperature: float = 0.8
+    top_k: int | None = 40
+    top_p: float | None = 0.95
+    repetition_penalty: float = 1.1
+    repetition_window: int = 64  # how many recent tokens the penalty looks at
+    max_tokens: int = 200
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        problems = []
+        if self.temperature < 0:
+            problems.append("temperature must be >= 0")
+        if self.top_k is not None and self.top_k < 1:
+            problems.append("top_k must be >= 1 (or None for no limit)")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            problems.append("top_p must be in (0, 1]")
+        if self.repetition_penalty <= 0:
+            problems.append("repetition_penalty must be > 0 (1 = off)")
+        if self.max_tokens < 1:
+            problems.append("max_tokens must be >= 1")
+        if problems:
+            raise CompanionError("invalid generation settings: " + "; ".join(problems))
+
+    def with_(self, **changes) -> SamplingConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One step of a generation stream.
+
+    text is the newly decoded text (may be "" while a character is incomplete); alpha is α at
+    the last position so far. The last piece has done=True, stop_reason and the turn's α.
+    """
+
+    text: str
+    alpha: Alpha
+    tokens: int  # tokens generated so far
+    done: bool = False
+    stop_reason: str | None = None  # "end_of_turn" | "stop_string" | "max_tokens" | "context_full"
+    token_ids: tuple[int, ...] = field(default=(), repr=False)  # generated ids, on the last piece
+
+
+class Generator(Protocol):
+    """What every backend offers."""
+
+    max_context: int  # tokens the model can attend to, prompt included
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig) -> Iterator[Piece]:
+        """Stream the continuation of prompt_ids until end of turn or a limit."""
+        ...
+
+    def chat(
+        self,
+        turns: Sequence[ChatTurn],
+        sampling: SamplingConfig,
+        reply_tribe: Tribe | None = None,
+    ) -> Iterator[Piece]:
+        """Render turns with the chat template and stream the assistant's reply."""
+        ...
+
+
+def load_generator(model_dir: str | Path, backend: str = "torch", device: str = "cpu") -> Generator:
+    """Load a model folder into a generator of the named backend."""
+    if backend == "torch":
+        from companion.model.generate import TorchGenerator
+
+        return TorchGenerator.load(model_dir, device=device)
+    raise CompanionError(f"unknown generator backend {backend!r}: available: torch")

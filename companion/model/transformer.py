@@ -1,0 +1,172 @@
+"""The tribal transformer, read top to bottom: cache, feed-forward, block, model.
+
+tokens → embedding → ContextDetector (α) → TribalEmbedding → N pre-norm blocks (RMSNorm,
+rotary causal attention, SwiGLU) → final norm → TribalResonance → head tied to the embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion.model.config import ModelConfig
+from companion.model.layers import CausalSelfAttention, RMSNorm, rope_tables
+from companion.model.tribal import ContextDetector, TribalEmbedding, TribalResonance
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor  # [B, T, vocab] (T = 1 with last_only)
+    alpha: torch.Tensor  # [B, T, 3] mixing weights (nova, sora, lumin), rows sum to 1
+    alpha_logits: torch.Tensor  # [B, T, 3] before the softmax, for the tribe loss
+    attentions: list[torch.Tensor] | None = None  # per layer [B, H, T, S], on request
+
+
+class KVCache:
+    """Preallocated keys and values for every layer and the context detector.
+
+    Preallocation keeps decoding free of per-token allocations and concatenations.
+    """
+
+    def __init__(self, config: ModelConfig, batch_size: int = 1, max_len: int | None = None,
+                 device=None, dtype=torch.float32):
+        self.max_len = max_len or config.max_seq_len
+        shape = (config.n_layers, batch_size, config.n_heads, self.max_len, config.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        dshape = (batch_size, 1, self.max_len, config.detector_dim)
+        self.detector_k = torch.zeros(dshape, device=device, dtype=dtype)
+        self.detector_v = torch.zeros(dshape, device=device, dtype=dtype)
+        self.length = 0
+
+    def reset(self) -> None:
+        self.length = 0
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: w2(silu(w1 x) ⊙ w3 x), with w1 and w3 fused into one matmul."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.w13 = nn.Linear(dim, 2 * hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.w13(x).chunk(2, dim=-1)
+        return self.dropout(self.w2(F.silu(gate) * up))
+
+
+class Block(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.attention_norm = RMSNorm(config.dim, config.norm_eps)
+        self.attention = CausalSelfAttention(config.dim, config.n_heads, config.head_dim, config.dropout)
+        self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
+        self.feed_forward = FeedForward(config.dim, config.ffn_dim, config.dropout)
+
+    def forward(self, x, cos, sin, start_pos=0, cache_k=None, cache_v=None, return_weights=False):
+        attended, weights = self.attention(
+            self.attention_norm(x), cos, sin, start_pos, cache_k, cache_v, return_weights
+        )
+        h = x + attended
+        return h + self.feed_forward(self.ffn_norm(h)), weights
+
+
+class TribalTransformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.context_detector = ContextDetector(config)
+        self.tribal_embedding = TribalEmbedding(config)
+        self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.dim, config.norm_eps)
+        self.tribal_resonance = TribalResonance(config)
+        # The output head is tok_embeddings.weight itself (tied), applied in forward.
+
+        cos, sin = rope_tables(config.head_dim, config.max_seq_len, config.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        dcos, dsin = rope_tables(config.detector_dim, config.max_seq_len, config.rope_theta)
+        self.register_buffer("detector_cos", dcos, persistent=False)
+        self.register_buffer("detector_sin", dsin, persistent=False)
+
+        self.apply(self._init_weights)
+        # Scaled init of the residual projections (GPT-2 / llama2.c).
+        residual_std = 0.02 / math.sqrt(2 * config.n_layers)
+        for name, param in self.named_parameters():
+            if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
+                nn.init.normal_(param, mean=0.0, std=residual_std)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> TribalTransformer:
+        """Load a checkpoint folder (weights + config), verifying its manifest."""
+        from companion.model.checkpoint import load_checkpoint
+
+        return load_checkpoint(folder, device=device).model
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        *,
+        cache: KVCache | None = None,
+        last_only: bool = False,
+        return_attention: bool = False,
+    ) -> ModelOutput:
+        """tokens [B, T] → logits and α at every position (only the last with last_only).
+
+        With a cache, tokens continue the cached sequence and the cache advances by T.
+        """
+        _, t = tokens.shape
+        start = cache.length if cache is not None else 0
+        end = start + t
+        if end > self.config.max_seq_len:
+            raise ValueError(f"sequence of {end} tokens exceeds max_seq_len={self.config.max_seq_len}")
+        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
+
+        x = self.dropout(self.tok_embeddings(tokens))
+        alpha_logits = self.context_detector(
+            x, self.detector_cos[start:end], self.detector_sin[start:end], start,
+            cache.detector_k if cache is not None else None,
+            cache.detector_v if cache is not None else None,
+        )
+        alpha = alpha_logits.softmax(dim=-1)
+        x = self.tribal_embedding(x, alpha)
+
+        attentions = [] if return_attention else None
+        for i, layer in enumerate(self.layers):
+            x, weights = layer(
+                x, cos, sin, start,
+                cache.k[i] if cache is not None else None,
+                cache.v[i] if cache is not None else None,
+                return_attention,
+            )
+            if attentions is not None:
+                attentions.append(weights)
+        if cache is not None:
+            cache.length = end
+
+        if last_only:
+            x, alpha, alpha_logits = x[:, -1:], alpha[:, -1:], alpha_logits[:, -1:]
+        h = self.tribal_resonance(self.norm(x), alpha)
+        logits = F.linear(h, self.tok_embeddings.weight)
+        return ModelOutput(logits, alpha, alpha_logits, attentions)
