@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.model.config import ModelConfig
-from companion.model.layers import CausalSelfAttention, RMSNorm, rope_tables
+from companion.model.layers import CausalSelfAttention, Linear, RMSNorm, TiedEmbedding, rope_tables
 from companion.model.tribal import ContextDetector, TribalEmbedding, TribalResonance
 
 
@@ -53,13 +53,14 @@ class FeedForward(nn.Module):
 
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
-        self.w13 = nn.Linear(dim, 2 * hidden, bias=False)
-        self.w2 = nn.Linear(hidden, dim, bias=False)
-        self.dropout = nn.Dropout(dropout)
+        self.w13 = Linear(dim, 2 * hidden, bias=False)
+        self.w2 = Linear(hidden, dim, bias=False)
+        self.dropout = dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.w13(x).chunk(2, dim=-1)
-        return self.dropout(self.w2(F.silu(gate) * up))
+        out = self.w2(F.silu(gate) * up)
+        return F.dropout(out, self.dropout) if self.training and self.dropout else out
 
 
 class Block(nn.Module):
@@ -82,14 +83,13 @@ class TribalTransformer(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
-        self.dropout = nn.Dropout(config.dropout)
+        self.tok_embeddings = TiedEmbedding(config.vocab_size, config.dim)
         self.context_detector = ContextDetector(config)
         self.tribal_embedding = TribalEmbedding(config)
         self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.dim, config.norm_eps)
         self.tribal_resonance = TribalResonance(config)
-        # The output head is tok_embeddings.weight itself (tied), applied in forward.
+        # The output head is tok_embeddings itself (tied): tok_embeddings.logits(h).
 
         cos, sin = rope_tables(config.head_dim, config.max_seq_len, config.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
@@ -98,21 +98,12 @@ class TribalTransformer(nn.Module):
         self.register_buffer("detector_cos", dcos, persistent=False)
         self.register_buffer("detector_sin", dsin, persistent=False)
 
-        self.apply(self._init_weights)
-        # Scaled init of the residual projections (GPT-2 / llama2.c).
+        # Linear and TiedEmbedding start at N(0, 0.02); the residual projections are scaled
+        # down with depth (GPT-2 / llama2.c) so the residual stream starts near identity.
         residual_std = 0.02 / math.sqrt(2 * config.n_layers)
         for name, param in self.named_parameters():
             if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
                 nn.init.normal_(param, mean=0.0, std=residual_std)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> TribalTransformer:
@@ -120,6 +111,10 @@ class TribalTransformer(nn.Module):
         from companion.model.checkpoint import load_checkpoint
 
         return load_checkpoint(folder, device=device).model
+
+    def use_head_precision(self, dtype: torch.dtype | None) -> None:
+        """Decode with the output head in dtype (e.g. torch.bfloat16); None: full precision."""
+        self.tok_embeddings.use_head_copy(dtype)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -143,7 +138,9 @@ class TribalTransformer(nn.Module):
             raise ValueError(f"sequence of {end} tokens exceeds max_seq_len={self.config.max_seq_len}")
         cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
 
-        x = self.dropout(self.tok_embeddings(tokens))
+        x = self.tok_embeddings(tokens)
+        if self.training and self.config.dropout:
+            x = F.dropout(x, self.config.dropout)
         alpha_logits = self.context_detector(
             x, self.detector_cos[start:end], self.detector_sin[start:end], start,
             cache.detector_k if cache is not None else None,
@@ -168,5 +165,5 @@ class TribalTransformer(nn.Module):
         if last_only:
             x, alpha, alpha_logits = x[:, -1:], alpha[:, -1:], alpha_logits[:, -1:]
         h = self.tribal_resonance(self.norm(x), alpha)
-        logits = F.linear(h, self.tok_embeddings.weight)
+        logits = self.tok_embeddings.logits(h)
         return ModelOutput(logits, alpha, alpha_logits, attentions)

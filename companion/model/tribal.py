@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from companion.model.config import ModelConfig
-from companion.model.layers import CausalSelfAttention, RMSNorm
+from companion.model.layers import CausalSelfAttention, Linear, RMSNorm
 
 N_TRIBES = 3  # α order everywhere: (nova, sora, lumin)
 
@@ -25,8 +25,8 @@ class ContextDetector(nn.Module):
         d = config.detector_dim
         self.norm = RMSNorm(config.dim, config.norm_eps)
         self.attention = CausalSelfAttention(config.dim, 1, d)
-        self.hidden = nn.Linear(config.dim, d, bias=True)
-        self.out = nn.Linear(d, N_TRIBES, bias=True)
+        self.hidden = Linear(config.dim, d, bias=True)
+        self.out = Linear(d, N_TRIBES, bias=True)
 
     def forward(self, x, cos, sin, start_pos=0, cache_k=None, cache_v=None):
         """Returns the tribe logits [B, T, 3]; α is their softmax."""
@@ -35,33 +35,34 @@ class ContextDetector(nn.Module):
         return self.out(F.silu(self.hidden(context)))
 
 
+def tribe_slots(config: ModelConfig) -> torch.Tensor:
+    """For each hidden dim, which tribe owns it: 0 (core/NOVA) ×core_dim, 1 (Sora), 2 (Lumin)."""
+    sizes = torch.tensor([config.core_dim, config.tribe_dim, config.tribe_dim])
+    return torch.repeat_interleave(torch.arange(N_TRIBES), sizes)
+
+
 class TribalEmbedding(nn.Module):
     """Enrich the embeddings with tribe-specific features weighted by α (seed step 4).
 
-    The seed concatenates α_nova·core(x) with α_sora·(sora(x) ⊙ sora_patterns). Here the
-    Lumin part joins the same way, and the mix is added to x rather than replacing it:
-    replacing would scale most of the token's information by α_nova, which is near zero in
-    a Sora or Lumin turn, and the transformer would lose what the token was.
+    The seed concatenates α_nova·core(x) with α_sora·(sora(x) ⊙ sora_patterns); the Lumin part
+    joins the same way. The three projections are one [dim, dim] matrix whose column blocks are
+    core | sora | lumin, so the concatenation costs one matmul and one per-dim scale.
+    The mix is added to x rather than replacing it: replacing would scale most of the token's
+    information by α_nova, which is near zero in a Sora or Lumin turn.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.core = nn.Linear(config.dim, config.core_dim, bias=False)
-        self.sora = nn.Linear(config.dim, config.tribe_dim, bias=False)
-        self.lumin = nn.Linear(config.dim, config.tribe_dim, bias=False)
+        self.projection = Linear(config.dim, config.dim)
         self.sora_patterns = nn.Parameter(torch.ones(config.tribe_dim))
         self.lumin_patterns = nn.Parameter(torch.ones(config.tribe_dim))
+        self.register_buffer("slots", tribe_slots(config), persistent=False)
+        self.register_buffer("core_patterns", torch.ones(config.core_dim), persistent=False)
 
     def forward(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        mixed = torch.cat(
-            (
-                alpha[..., 0:1] * self.core(x),
-                alpha[..., 1:2] * (self.sora(x) * self.sora_patterns),
-                alpha[..., 2:3] * (self.lumin(x) * self.lumin_patterns),
-            ),
-            dim=-1,
-        )
-        return x + mixed
+        patterns = torch.cat((self.core_patterns, self.sora_patterns, self.lumin_patterns))
+        weights = alpha.index_select(-1, self.slots) * patterns
+        return x + self.projection(x) * weights
 
 
 class TribalResonance(nn.Module):
@@ -76,14 +77,10 @@ class TribalResonance(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.boost = config.resonance_boost
-        self.register_buffer(
-            "split",
-            torch.tensor([config.core_dim, config.tribe_dim, config.tribe_dim]),
-            persistent=False,
-        )
+        self.register_buffer("slots", tribe_slots(config), persistent=False)
+        self.register_buffer("core_mask", torch.tensor([0.0, 1.0, 1.0]), persistent=False)
 
     def forward(self, h: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         gate = torch.sigmoid((alpha - 0.5) * self.GATE_STEEPNESS)
-        scale = 1.0 + self.boost * alpha * gate
-        scale = torch.cat((torch.ones_like(scale[..., :1]), scale[..., 1:]), dim=-1)
-        return h * scale.repeat_interleave(self.split, dim=-1, output_size=h.shape[-1])
+        scale = 1.0 + self.boost * self.core_mask * alpha * gate
+        return h * scale.index_select(-1, self.slots)

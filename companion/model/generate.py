@@ -1,0 +1,228 @@
+"""TorchGenerator: KV-cache incremental decoding of the tribal transformer.
+
+Two layers: decode_steps() is the token loop (ids in, ids + α out; what the benchmark
+measures), TorchGenerator adds the tokenizer, streaming text, stop strings and the chat
+template, behind the torch-free companion.generation.Generator interface.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from companion.errors import CompanionError
+from companion.generation import Piece, SamplingConfig
+from companion.model.transformer import KVCache, TribalTransformer
+from companion.text.template import ChatTurn, render_chat
+from companion.text.tokenizer import StreamDecoder, Tokenizer
+from companion.tribes import Alpha, Tribe
+
+
+@dataclass
+class Step:
+    token_id: int
+    alpha: torch.Tensor  # [3], α at the last position fed to the model before this token
+
+
+def sample_next(
+    logits: torch.Tensor,
+    history: torch.Tensor,
+    sampling: SamplingConfig,
+    rng: torch.Generator,
+    banned: torch.Tensor | None = None,
+) -> int:
+    """Pick the next id from logits [V]; history holds recent ids for the repetition penalty."""
+    if sampling.repetition_penalty != 1.0 and history.numel():
+        # CTRL penalty: push already-seen tokens down whatever the sign of their logit.
+        seen = logits.gather(0, history)
+        seen = torch.where(seen > 0, seen / sampling.repetition_penalty, seen * sampling.repetition_penalty)
+        logits = logits.scatter(0, history, seen)
+    if banned is not None:
+        logits = logits.index_fill(0, banned, float("-inf"))
+    if sampling.temperature == 0:
+        return int(logits.argmax())
+    logits = logits / sampling.temperature
+    if sampling.top_k is not None and sampling.top_k < logits.numel():
+        logits, candidates = torch.topk(logits, sampling.top_k)  # sorted, highest first
+    elif sampling.top_p is not None and sampling.top_p < 1.0:
+        logits, candidates = torch.sort(logits, descending=True)
+    else:
+        candidates = None
+    probs = logits.softmax(dim=-1)
+    if sampling.top_p is not None and sampling.top_p < 1.0:
+        if candidates is None:
+            probs, candidates = torch.sort(probs, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+        outside = (probs.cumsum(dim=-1) - probs) >= sampling.top_p
+        probs = probs.masked_fill(outside, 0.0)
+    choice = int(torch.multinomial(probs, 1, generator=rng))
+    return int(candidates[choice]) if candidates is not None else choice
+
+
+HEAD_PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_head_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype | None:
+    """Output-head dtype for decoding: None means the weights' own (float32).
+
+    "auto" picks bfloat16 where oneDNN has fast bf16 kernels (AVX-512 or newer CPUs, the same
+    check torch uses), else float32: emulated bf16 would be slower than the fp32 it replaces.
+    """
+    if precision not in HEAD_PRECISIONS:
+        raise CompanionError(f"unknown head precision {precision!r}: use one of {', '.join(HEAD_PRECISIONS)}")
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if torch.device(device).type != "cpu":
+        return None
+    try:
+        fast_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        fast_bf16 = False
+    return torch.bfloat16 if fast_bf16 else None
+
+
+def make_rng(seed: int | None) -> torch.Generator:
+    rng = torch.Generator()
+    rng.manual_seed(seed if seed is not None else secrets.randbits(63))
+    return rng
+
+
+@torch.inference_mode()
+def decode_steps(
+    model: TribalTransformer,
+    prompt_ids: Sequence[int],
+    sampling: SamplingConfig,
+    *,
+    stop_ids: Iterable[int] = (),
+    banned_ids: Iterable[int] = (),
+) -> Iterator[Step]:
+    """Yield sampled tokens one by one until a stop id, max_tokens or the context is full.
+
+    A stop id is yielded too (so callers know why it ended) but never fed to the model.
+    """
+    config = model.config
+    n_prompt = len(prompt_ids)
+    if n_prompt == 0:
+        raise CompanionError("cannot generate from an empty prompt")
+    if n_prompt >= config.max_seq_len:
+        raise CompanionError(
+            f"the prompt has {n_prompt} tokens but the model's context holds {config.max_seq_len}; "
+            "shorten the conversation context"
+        )
+    device = model.tok_embeddings.weight.device
+    total = min(config.max_seq_len, n_prompt + sampling.max_tokens)
+    cache = KVCache(config, 1, total, device=device, dtype=model.tok_embeddings.weight.dtype)
+    ids = torch.zeros(total, dtype=torch.long, device=device)
+    ids[:n_prompt] = torch.as_tensor(list(prompt_ids), dtype=torch.long)
+    stop = frozenset(int(i) for i in stop_ids)
+    banned = torch.tensor(sorted(set(banned_ids)), dtype=torch.long, device=device)
+    banned = banned if banned.numel() else None
+    rng = make_rng(sampling.seed)
+    window = sampling.repetition_window
+
+    out = model(ids[:n_prompt].unsqueeze(0), cache=cache, last_only=True)
+    n = n_prompt
+    for _ in range(sampling.max_tokens):
+        token = sample_next(out.logits[0, -1], ids[max(0, n - window) : n], sampling, rng, banned)
+        yield Step(token, out.alpha[0, -1])
+        if token in stop or n + 1 >= total:  # prompt + reply never exceed the context
+            return
+        ids[n] = token
+        n += 1
+        # Feed the new token: a [1, 1] view of the id buffer, no new tensor per step.
+        out = model(ids[n - 1 : n].unsqueeze(0), cache=cache, last_only=True)
+
+
+class TorchGenerator:
+    """The PyTorch backend of companion.generation.Generator."""
+
+    def __init__(self, model: TribalTransformer, tokenizer: Tokenizer, head_precision: str = "auto"):
+        if tokenizer.vocab_size != model.config.vocab_size:
+            raise CompanionError("tokenizer and model do not belong together (vocabulary sizes differ)")
+        self.model = model.eval()
+        self.model.use_head_precision(resolve_head_dtype(head_precision, model.tok_embeddings.weight.device))
+        self.tokenizer = tokenizer
+        self.max_context = model.config.max_seq_len
+        tok = tokenizer
+        # A role marker means the model started the next turn: the reply is over.
+        self._end_ids = frozenset({tok.end_id, tok.user_id, tok.system_id, tok.assistant_id})
+        self._banned_ids = frozenset({tok.pad_id, tok.bos_id, tok.piece_to_id("<unk>"), tok.piece_to_id("</s>")})
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu", head_precision: str = "auto") -> TorchGenerator:
+        from companion.model.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(folder, device=device)
+        return cls(ckpt.model, ckpt.tokenizer, head_precision=head_precision)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    def chat(
+        self, turns: Sequence[ChatTurn], sampling: SamplingConfig, reply_tribe: Tribe | None = None
+    ) -> Iterator[Piece]:
+        return self.generate_ids(render_chat(self.tokenizer, turns, reply_tribe=reply_tribe), sampling)
+
+    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig) -> Iterator[Piece]:
+        decoder = StreamDecoder(self.tokenizer)
+        stops = tuple(s for s in sampling.stop if s)
+        text = ""  # the reply so far
+        emitted = 0  # how much of text was yielded
+        generated: list[int] = []
+        alpha = Alpha.uniform()
+        reason = "max_tokens"
+        steps = decode_steps(
+            self.model, prompt_ids, sampling, stop_ids=self._end_ids, banned_ids=self._banned_ids
+        )
+        for step in steps:
+            alpha = Alpha.from_sequence(step.alpha.tolist())
+            if step.token_id in self._end_ids:
+                reason = "end_of_turn"
+                break
+            generated.append(step.token_id)
+            text += decoder.push(step.token_id)
+            safe = len(text)
+            if stops:
+                hit = _find_stop(text, stops, emitted)
+                if hit is not None:
+                    text, reason = text[:hit], "stop_string"
+                    break
+                safe -= _held_back(text, stops)
+            if safe > emitted:
+                yield Piece(text[emitted:safe], alpha, len(generated))
+                emitted = safe
+        else:
+            if len(prompt_ids) + len(generated) >= self.max_context:
+                reason = "context_full"
+        if reason != "stop_string":
+            text += decoder.flush()
+        yield Piece(
+            text[emitted:], alpha, len(generated), done=True, stop_reason=reason, token_ids=tuple(generated)
+        )
+
+
+def _find_stop(text: str, stops: tuple[str, ...], emitted: int) -> int | None:
+    """Earliest start of a stop string in text (searching from just before what was emitted)."""
+    hits = []
+    for s in stops:
+        i = text.find(s, max(0, emitted - len(s) + 1))
+        if i >= 0:
+            hits.append(i)
+    return min(hits) if hits else None
+
+
+def _held_back(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of text that could still grow into a stop string."""
+    longest = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), longest, -1):
+            if text.endswith(s[:k]):
+                longest = k
+                break
+    return longest
