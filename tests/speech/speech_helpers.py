@@ -1,0 +1,108 @@
+"""Helpers for the speech tests: reference sentences, WER, a private PulseAudio server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from companion.speech.audio import STT_RATE
+
+ENGLISH_SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
+ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte."
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate (Levenshtein over words, punctuation and case ignored)."""
+    norm = lambda s: re.sub(r"[^\w\s'-]", " ", s.lower()).split()  # noqa: E731
+    ref, hyp = norm(reference), norm(hypothesis)
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[len(hyp)] / max(1, len(ref))
+
+
+class PulseAudio:
+    """A running private PulseAudio server with `mic` and `speaker` null sinks."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.socket = root / "native"
+        self.env = {**os.environ, "PULSE_SERVER": f"unix:{self.socket}",
+                    "HOME": str(root / "home"), "XDG_RUNTIME_DIR": str(root / "run")}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        for d in ("home", "run"):
+            (self.root / d).mkdir(mode=0o700, parents=True, exist_ok=True)
+        # -n: no default.pa (no hardware probing, no D-Bus); as root it warns but runs in
+        # per-user mode. It runs in the foreground so the fixture owns and ends its process.
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+             "--use-pid-file=no", "--system=false", "--log-target=stderr", "--log-level=error",
+             "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1",
+             "-L", "module-null-sink sink_name=mic rate=16000 channels=1",
+             "-L", "module-null-sink sink_name=speaker rate=48000 channels=1"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.root / "pulse.log", "wb"))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pulseaudio exited: {(self.root / 'pulse.log').read_text()}")
+            if self.pactl("info", check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("pulseaudio did not come up within 15 s")
+        self.pactl("set-default-sink", "speaker")
+        self.pactl("set-default-source", "mic.monitor")
+
+    def pactl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True,
+                              check=check, timeout=10)
+
+    def play_into_mic(self, wav: Path) -> None:
+        """Play a WAV file into the virtual microphone; returns when it has been played."""
+        subprocess.run(["paplay", "-d", "mic", "--latency-msec=20", str(wav)], env=self.env,
+                       check=True, timeout=60)
+
+    def record_speaker(self) -> SpeakerCapture:
+        return SpeakerCapture(self)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class SpeakerCapture:
+    """Records what the app plays (the speaker sink's monitor) as float32 16 kHz mono."""
+
+    def __init__(self, pulse: PulseAudio):
+        self.pulse = pulse
+
+    def __enter__(self) -> SpeakerCapture:
+        self.out = open(self.pulse.root / f"capture-{time.monotonic_ns()}.raw", "w+b")
+        self.proc = subprocess.Popen(
+            ["parec", "-d", "speaker.monitor", "--raw", "--format=float32le", "--channels=1",
+             f"--rate={STT_RATE}", "--latency-msec=10"], env=self.pulse.env, stdout=self.out)
+        time.sleep(0.3)  # let parec connect before the app starts playing
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.3)
+        self.proc.terminate()
+        self.proc.wait(5)
+        self.out.seek(0)
+        data = self.out.read()
+        self.out.close()
+        self.audio = np.frombuffer(data[: len(data) // 4 * 4], np.float32).copy()
