@@ -12,7 +12,7 @@ import numpy as np
 
 from companion.speech.audio import STT_RATE
 
-ENGLISH_SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
+ENGLISH_SENTENCE = "The quick brown fox jumps over the lazy dog near the old mill."
 ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte."
 
 

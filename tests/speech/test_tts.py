@@ -90,7 +90,7 @@ def test_bad_voices_give_clear_errors(tmp_path, profiles):
     with pytest.raises(CompanionError, match="neither a builtin"):
         engine_for(profiles["lumin"].with_overrides(voice="mihai"))
     bad_espeak = profiles["sora"].with_overrides(voice="xx-nonexistent")
-    with pytest.raises(CompanionError, match="espeak-ng has no voice 'xx-nonexistent\\+f3'"):
+    with pytest.raises(CompanionError, match="espeak-ng has no voice 'xx-nonexistent\\+f5'"):
         list(engine_for(bad_espeak).synthesize("test", bad_espeak))
     with pytest.raises(CompanionError, match="engine 'coqui' is not available"):
         engine_for(profiles["nova"].with_overrides(engine="coqui", voice="/models/ro-vits"))
