@@ -1,0 +1,47 @@
+"""`companion eval --model DIR --json`: α accuracy, real-word ratio, held-out loss, samples."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub, name: str, help_text: str) -> None:
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("--model", required=True, help="model folder")
+    p.add_argument("--heldout", help="held-out corpus JSONL (default: heldout.jsonl in the model folder)")
+    p.add_argument("--vocabulary", help="training vocabulary, one word a line (default: vocabulary.txt there)")
+    p.add_argument("--samples", type=int, default=8, help="sample replies per tribe")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from companion.errors import CompanionError
+    from companion.model.generate import TorchGenerator
+    from companion.training.corpus import read_jsonl
+    from companion.training.evaluate import evaluate_model
+
+    model_dir = Path(args.model)
+    heldout_path = Path(args.heldout) if args.heldout else model_dir / "heldout.jsonl"
+    if not heldout_path.is_file():
+        raise CompanionError(f"{heldout_path} not found: pass --heldout FILE.jsonl (corpus format, with tribes)")
+    result = read_jsonl(heldout_path)
+    for problem in result.problems:
+        print(f"heldout: {problem}", file=sys.stderr)
+    vocab_path = Path(args.vocabulary) if args.vocabulary else model_dir / "vocabulary.txt"
+    vocabulary = vocab_path.read_text(encoding="utf-8").split() if vocab_path.is_file() else []
+    generator = TorchGenerator.load(model_dir)
+    report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return 0
+    print(f"α accuracy      {report.alpha_accuracy:.3f}  {report.alpha_accuracy_per_tribe}")
+    print(f"real-word ratio {report.real_word_ratio:.3f}  {report.real_word_ratio_per_tribe}")
+    print(f"held-out loss   {report.heldout_loss}  ({report.heldout_records} records)")
+    if report.unknown_words:
+        print(f"unknown words   {', '.join(report.unknown_words[:20])}")
+    for s in report.samples:
+        print(f"\n[{s.tribe} → {s.chosen}] {s.prompt}\n  {s.reply}")
+    return 0

@@ -1,0 +1,173 @@
+"""`companion train`: corpus → tokenizer → knowledge shards → tribal transformer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub, name: str, help_text: str) -> None:
+    p = sub.add_parser(name, help=help_text, description=help_text + (
+        ". Re-running with the same --out resumes an interrupted run."))
+    p.add_argument("--corpus", action="append", default=[], metavar="PATH",
+                   help="folder or file of .jsonl/.txt/.md/.csv (repeatable; one shard per path)")
+    p.add_argument("--chitchat", type=int, default=0, metavar="N",
+                   help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
+    p.add_argument("--out", required=True, help="run folder: best/ (the model), shards/, log.csv, train_state/")
+    p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
+    p.add_argument("--preset", default="small", help="model size: tiny, small, base")
+    p.add_argument("--vocab", type=int, default=4096, help="tokenizer vocabulary size")
+    p.add_argument("--tokenizer", help="use this tokenizer.model instead of training one")
+    p.add_argument("--seq-len", type=int, help="context length (default: the preset's)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--eval-batches", type=int, default=20)
+    p.add_argument("--patience", type=int, default=5, help="evaluations without improvement before stopping")
+    p.add_argument("--alpha-weight", type=float, default=0.5, help="λ of the tribe loss")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--max-minutes", type=float, help="stop (resumably) after this much training time")
+    p.add_argument("--fresh", action="store_true", help="ignore a saved train_state in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.csv)")
+    p.set_defaults(func=run)
+
+
+def prepare(args, out: Path):
+    """Import, clean, tokenise: returns (tokenizer, shard folder). Skipped when shards exist."""
+    from companion.errors import CompanionError
+    from companion.text.tokenizer import Tokenizer
+    from companion.training.chitchat import chitchat_records
+    from companion.training.clean import corpus_stats, deduplicate
+    from companion.training.corpus import write_jsonl
+    from companion.training.evaluate import words_of
+    from companion.training.importers import import_folder
+    from companion.training.shards import write_shard
+    from companion.tribes import Tribe
+
+    shard_dir = out / "shards"
+    tok_path = out / "tokenizer.model"
+    if tok_path.is_file() and any(shard_dir.glob("*.json")):
+        return Tokenizer.load(tok_path), shard_dir
+    sources: list[tuple[str, list]] = []
+    default = Tribe.parse(args.tribe) if args.tribe else None
+    problems = 0
+    for path in args.corpus:
+        result = import_folder(path, default)
+        for problem in result.problems:
+            print(f"corpus: {problem}", file=sys.stderr)
+        problems += len(result.problems)
+        sources.append((Path(path).stem or "corpus", result.records))
+    if args.chitchat:
+        sources.append(("chitchat", list(chitchat_records(None if args.chitchat < 0 else args.chitchat))))
+    if not any(records for _, records in sources):
+        raise CompanionError("no training records: pass --corpus PATH (and/or --chitchat N)")
+    report = deduplicate(r for _, records in sources for r in records)
+    heldout = choose_heldout(report.kept, seed=args.seed)
+    kept = {id(r) for r in report.kept} - {id(r) for r in heldout}
+    for dropped, original in report.exact[:20] + report.near[:20]:
+        print(f"corpus: duplicate {dropped} of {original} removed", file=sys.stderr)
+    print(f"corpus: {len(report.kept)} records kept, {len(report.exact)} exact and {len(report.near)} "
+          f"near duplicates removed, {problems} bad records reported", file=sys.stderr)
+    print("corpus: " + json.dumps(corpus_stats(report.kept), ensure_ascii=False), file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(heldout, out / "heldout.jsonl")
+    words = sorted({w.casefold() for r in report.kept if id(r) in kept for t in r.texts() for w in words_of(t)})
+    (out / "vocabulary.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    print(f"corpus: {len(heldout)} dialogues held out for evaluation (heldout.jsonl)", file=sys.stderr)
+    if args.tokenizer:
+        tokenizer = Tokenizer.load(args.tokenizer)
+    else:
+        tokenizer = Tokenizer.train((t for r in report.kept for t in r.texts()), vocab_size=args.vocab)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, records in sources:
+        records = [r for r in records if id(r) in kept]
+        if records:
+            write_shard(records, tokenizer, shard_dir, name, source=name)
+    tokenizer.save(tok_path)
+    return tokenizer, shard_dir
+
+
+def choose_heldout(records: list, seed: int, fraction: float = 0.03, cap: int = 100) -> list:
+    """A reproducible sample of dialogues per tribe, kept out of training for `companion eval`."""
+    import random
+
+    rng = random.Random(seed)
+    chosen = []
+    from companion.tribes import TRIBE_ORDER
+
+    for tribe in TRIBE_ORDER:
+        dialogues = [r for r in records if r.tribe is tribe and r.turns]
+        n = min(cap, int(len(dialogues) * fraction)) if len(dialogues) >= 10 else 0
+        chosen.extend(rng.sample(dialogues, n))
+    return chosen
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from companion.model.config import PRESETS
+    from companion.errors import CompanionError
+    from companion.training.shards import ShardSet, list_shards
+    from companion.training.train import STATE_DIR, TrainConfig, Trainer
+
+    out = Path(args.out)
+    if args.fresh and (out / STATE_DIR).exists():
+        import shutil
+
+        shutil.rmtree(out / STATE_DIR)
+    if args.preset not in PRESETS:
+        raise CompanionError(f"unknown preset {args.preset!r}: use one of {', '.join(PRESETS)}")
+    tokenizer, shard_dir = prepare(args, out)
+    model_config = dataclasses.replace(PRESETS[args.preset], vocab_size=tokenizer.vocab_size,
+                                       **({"max_seq_len": args.seq_len} if args.seq_len else {}))
+    config = TrainConfig(
+        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, min_lr=args.lr / 10,
+        warmup_steps=args.warmup, max_steps=args.steps, alpha_weight=args.alpha_weight,
+        eval_every=args.eval_every, eval_batches=args.eval_batches, patience=args.patience,
+        seed=args.seed, device=args.device,
+    )
+    data = ShardSet(list_shards(shard_dir, tokenizer))
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.steps, unit="step", dynamic_ncols=True)
+
+    def progress(row: dict) -> None:
+        if bar is not None:
+            bar.n = row["step"]
+            post = {"loss": row["loss"], "best_val": round(row["best_val_loss"], 3)}
+            if "tok_per_s" in row:
+                post["tok/s"] = row["tok_per_s"]
+            bar.set_postfix(post, refresh=True)
+        elif "val_loss" in row:
+            print(f"step {row['step']}/{row['max_steps']} loss {row['loss']} val {row['val_loss']} "
+                  f"α-acc {row['alpha_accuracy']} {row['elapsed_s']} s", file=sys.stderr)
+
+    trainer = Trainer(model_config, tokenizer, data, out, config, on_progress=progress)
+    if trainer.resume() and trainer.is_main:
+        print(f"train: resumed at step {trainer.step} from {out / STATE_DIR}", file=sys.stderr)
+    result = trainer.fit(max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    if trainer.is_main and (out / "best").is_dir():
+        import shutil
+
+        # The evaluation set and vocabulary travel with the model folder (outside its manifest).
+        for extra in ("heldout.jsonl", "vocabulary.txt"):
+            if (out / extra).is_file():
+                shutil.copy2(out / extra, out / "best" / extra)
+    if bar is not None:
+        bar.close()
+    if trainer.is_main:
+        print(json.dumps({
+            "steps": result.steps, "best_val_loss": round(result.best_val_loss, 4),
+            "tokens_seen": result.tokens_seen, "seconds": round(result.seconds, 1),
+            "stopped_early": result.stopped_early, "model": str(out / "best"),
+            "params": trainer.model.num_params(), "train_tokens": data.tokens("train"),
+            "val_tokens": data.tokens("val"),
+        }))
+    return 0

@@ -1,0 +1,177 @@
+"""`companion eval`: α accuracy, real-word ratio, held-out loss per tribe, sample replies.
+
+- alpha_accuracy: for held-out labelled dialogues, α at the point where the assistant's reply
+  would start (user turn + <|assistant|>) must pick the labelled tribe: which tribe should answer.
+- real_word_ratio: share of generated words found in the Hunspell dictionary of the reply's
+  language (Debian hunspell-ro / hunspell-en-us, read with spylls) or in the training
+  vocabulary. The Arianna seed's failure mode was invented words like "surfive".
+- heldout_loss: next-token loss on held-out records, per tribe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from companion.errors import CompanionError
+from companion.generation import SamplingConfig
+from companion.model.generate import TorchGenerator
+from companion.text.template import ChatTurn, Role, render_chat
+from companion.training.corpus import Record
+from companion.training.shards import record_ids
+from companion.tribes import TRIBE_ORDER, Tribe, VoicePolicy
+
+HUNSPELL_DIRS = (Path("/usr/share/hunspell"), Path("/usr/share/myspell/dicts"))
+LANGUAGE_OF = {Tribe.SORA: "ro_RO", Tribe.NOVA: "ro_RO", Tribe.LUMIN: "en_US"}
+_WORDS = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
+
+
+@dataclass
+class Sample:
+    tribe: str  # the labelled tribe of the prompt
+    prompt: str
+    reply: str
+    chosen: str  # the voice α chose
+    alpha: dict[str, float]
+
+
+@dataclass
+class EvalReport:
+    alpha_accuracy: float
+    alpha_accuracy_per_tribe: dict[str, float]
+    real_word_ratio: float
+    real_word_ratio_per_tribe: dict[str, float]
+    unknown_words: list[str]
+    heldout_loss: dict[str, float]
+    heldout_records: int
+    samples: list[Sample] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=4)
+def load_dictionary(name: str):
+    """A Hunspell dictionary by name (e.g. ro_RO) from the system folders, or None."""
+    from spylls.hunspell import Dictionary
+
+    for folder in HUNSPELL_DIRS:
+        if (folder / f"{name}.dic").is_file() and (folder / f"{name}.aff").is_file():
+            return Dictionary.from_files(str(folder / name))
+    return None
+
+
+def words_of(text: str) -> list[str]:
+    return _WORDS.findall(text)
+
+
+class WordChecker:
+    """Is a word real? Hunspell (with affix rules, so inflected Romanian forms count) or vocab."""
+
+    def __init__(self, language: str, vocabulary: Iterable[str] = ()):
+        self.dictionary = load_dictionary(language)
+        if self.dictionary is None:
+            raise CompanionError(
+                f"no Hunspell dictionary {language} in {', '.join(map(str, HUNSPELL_DIRS))}: "
+                f"install Debian's hunspell-{'ro' if language.startswith('ro') else 'en-us'}"
+            )
+        self.vocabulary = {w.casefold() for w in vocabulary}
+
+    def known(self, word: str) -> bool:
+        if word.casefold() in self.vocabulary:
+            return True
+        return any(self.dictionary.lookup(w) for w in {word, word.lower(), word.capitalize()})
+
+
+def alpha_at_reply_start(generator: TorchGenerator, turns: Sequence[ChatTurn]) -> torch.Tensor:
+    ids = render_chat(generator.tokenizer, turns)[-generator.max_context + 1 :]
+    with torch.inference_mode():
+        return generator.model(torch.tensor([ids]), last_only=True).alpha[0, -1]
+
+
+def prompt_turns(record: Record) -> list[ChatTurn] | None:
+    """The turns before the first assistant reply (None for plain text records)."""
+    if not record.turns:
+        return None
+    first = next(i for i, t in enumerate(record.turns) if t.role is Role.ASSISTANT)
+    return list(record.turns[:first]) or None
+
+
+def heldout_loss(generator: TorchGenerator, records: Sequence[Record]) -> dict[str, float]:
+    model, tok = generator.model, generator.tokenizer
+    sums = {t: 0.0 for t in TRIBE_ORDER}
+    counts = {t: 0 for t in TRIBE_ORDER}
+    with torch.inference_mode():
+        for record in records:
+            ids = record_ids(tok, record)[: model.config.max_seq_len + 1]
+            if len(ids) < 2:
+                continue
+            x = torch.tensor([ids[:-1]])
+            y = torch.tensor(ids[1:])
+            loss = F.cross_entropy(model(x).logits[0], y, reduction="sum")
+            sums[record.tribe] += float(loss)
+            counts[record.tribe] += len(ids) - 1
+    return {t.value: round(sums[t] / counts[t], 4) for t in TRIBE_ORDER if counts[t]}
+
+
+def evaluate_model(
+    generator: TorchGenerator,
+    heldout: Sequence[Record],
+    *,
+    vocabulary: Iterable[str] = (),
+    samples_per_tribe: int = 8,
+    sampling: SamplingConfig | None = None,
+) -> EvalReport:
+    sampling = sampling or SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_tokens=80, seed=7)
+    vocabulary = list(vocabulary)
+    checkers = {lang: WordChecker(lang, vocabulary) for lang in sorted(set(LANGUAGE_OF.values()))}
+    # α accuracy over every held-out dialogue.
+    right = {t: 0 for t in TRIBE_ORDER}
+    total = {t: 0 for t in TRIBE_ORDER}
+    for record in heldout:
+        turns = prompt_turns(record)
+        if turns is None:
+            continue
+        alpha = alpha_at_reply_start(generator, turns)
+        total[record.tribe] += 1
+        right[record.tribe] += int(TRIBE_ORDER[int(alpha.argmax())] is record.tribe)
+    if not sum(total.values()):
+        raise CompanionError("the held-out set has no dialogues: α accuracy needs user turns with a tribe label")
+    # Samples: replies to held-out prompts, α decides the voice, words are checked.
+    samples: list[Sample] = []
+    known = {t: 0 for t in TRIBE_ORDER}
+    seen = {t: 0 for t in TRIBE_ORDER}
+    unknown: list[str] = []
+    for tribe in TRIBE_ORDER:
+        prompts = [p for r in heldout if r.tribe is tribe and (p := prompt_turns(r))][:samples_per_tribe]
+        for i, turns in enumerate(prompts):
+            pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
+            reply = "".join(p.text for p in pieces).strip()
+            alpha = pieces[-1].alpha
+            chosen = VoicePolicy().choose(alpha)
+            checker = checkers[LANGUAGE_OF[tribe]]
+            for word in words_of(reply):
+                seen[tribe] += 1
+                if checker.known(word):
+                    known[tribe] += 1
+                else:
+                    unknown.append(word)
+            samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
+                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}))
+    n_seen = sum(seen.values())
+    return EvalReport(
+        alpha_accuracy=round(sum(right.values()) / sum(total.values()), 4),
+        alpha_accuracy_per_tribe={t.value: round(right[t] / total[t], 4) for t in TRIBE_ORDER if total[t]},
+        real_word_ratio=round(sum(known.values()) / n_seen, 4) if n_seen else 0.0,
+        real_word_ratio_per_tribe={t.value: round(known[t] / seen[t], 4) for t in TRIBE_ORDER if seen[t]},
+        unknown_words=sorted(set(unknown))[:50],
+        heldout_loss=heldout_loss(generator, heldout),
+        heldout_records=len(heldout),
+        samples=samples,
+    )

@@ -1,0 +1,55 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tiny
+from companion.errors import CompanionError
+from companion.text import ChatTurn, Role
+from companion.training.corpus import Record, write_jsonl
+from companion.training.evaluate import WordChecker, words_of
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_word_checker_knows_inflected_romanian_and_rejects_invented_words():
+    ro = WordChecker("ro_RO")
+    for word in ("inimă", "inimile", "mării", "așteaptă", "instrucțiunile", "Și"):
+        assert ro.known(word), word
+    for word in ("surfive", "activatives", "tetrif", "ștrumfăluț"):
+        assert not ro.known(word), word
+    en = WordChecker("en_US", vocabulary=["tetrif"])
+    assert en.known("sleeping") and en.known("tetrif") and not en.known("surfive")
+    assert words_of("Bună, ce-ți face inima? 42 de 😊 mări!") == ["Bună", "ce-ți", "face", "inima", "de", "mări"]
+
+
+def test_missing_dictionary_is_explained():
+    with pytest.raises(CompanionError, match="no Hunspell dictionary xx_XX"):
+        WordChecker("xx_XX")
+
+
+def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_dir):
+    heldout = tmp_path / "heldout.jsonl"
+    write_jsonl([Record(t, turns=(ChatTurn(Role.USER, u), ChatTurn(Role.ASSISTANT, r, t)))
+                 for u, r, t in tiny.MEMORISED_CHATS], heldout)
+    out = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
+                          "--heldout", str(heldout), "--samples", "1", "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["alpha_accuracy"] == 1.0
+    assert set(report["heldout_loss"]) == {"nova", "sora", "lumin"}
+    assert all(loss < 1.0 for loss in report["heldout_loss"].values())  # memorised
+    assert len(report["samples"]) == 3
+    assert report["real_word_ratio"] > 0.9
+    for sample in report["samples"]:
+        assert sample["chosen"] == sample["tribe"]
+
+
+def test_eval_without_heldout_set_says_what_to_pass(tmp_path, random_model_dir):
+    out = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(random_model_dir)],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 2
+    assert "heldout.jsonl not found: pass --heldout" in out.stderr
