@@ -43,7 +43,7 @@ def chitchat_records(limit: int | None = None, max_turns: int = 8) -> Iterator[R
                 ChatTurn(Role.USER, text) if sender == first else ChatTurn(Role.ASSISTANT, text, Tribe.LUMIN)
                 for sender, text in chunk
             )
-            yield Record(Tribe.LUMIN, turns=turns, topic="chitchat", origin=f"chitchat-dataset:{conv_id}")
+            yield Record(Tribe.LUMIN, turns=turns, topic="chitchat", origin=f"chitchat-dataset:{conv_id}#{start}")
             produced += 1
             if limit is not None and produced >= limit:
                 return

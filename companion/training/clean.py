@@ -35,6 +35,7 @@ def deduplicate(records: Iterable[Record], threshold: float = 0.85, num_perm: in
     """
     report = DedupReport()
     seen: dict[str, str] = {}
+    origins: dict[int, str] = {}
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     for i, record in enumerate(records):
         key = record_key(record)
@@ -49,9 +50,10 @@ def deduplicate(records: Iterable[Record], threshold: float = 0.85, num_perm: in
         if len(words) >= 8:
             similar = lsh.query(mh)
             if similar:
-                report.near.append((record.origin, similar[0]))
+                report.near.append((record.origin, origins[similar[0]]))
                 continue
-            lsh.insert(record.origin or str(i), mh)
+            lsh.insert(i, mh)  # keys must be unique; origins may repeat (one file line, many records)
+            origins[i] = record.origin
         seen[key] = record.origin or str(i)
         report.kept.append(record)
     return report
