@@ -128,6 +128,7 @@ def test_head_precision_choice():
     assert resolve_head_dtype("float32") is None
     assert resolve_head_dtype("bfloat16") is torch.bfloat16
     assert resolve_head_dtype("auto") in (None, torch.bfloat16)
+    assert resolve_head_dtype("auto", head_bytes=4 * 2**20) is None  # small heads stay fp32
     with pytest.raises(CompanionError, match="unknown head precision"):
         resolve_head_dtype("int3")
 

@@ -66,11 +66,19 @@ def sample_next(
 HEAD_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
-def resolve_head_dtype(precision: str, device: torch.device | str = "cpu") -> torch.dtype | None:
+# Below this size the fp32 head stays in cache and a bf16 copy gains nothing (measured:
+# vocab 4096 × 288, 4.7 MB: 410 tok/s fp32 vs 401 bf16; vocab 32000, 37 MB: 258 vs 306).
+BF16_HEAD_MIN_BYTES = 16 * 2**20
+
+
+def resolve_head_dtype(
+    precision: str, device: torch.device | str = "cpu", head_bytes: int | None = None
+) -> torch.dtype | None:
     """Output-head dtype for decoding: None means the weights' own (float32).
 
-    "auto" picks bfloat16 where oneDNN has fast bf16 kernels (AVX-512 or newer CPUs, the same
-    check torch uses), else float32: emulated bf16 would be slower than the fp32 it replaces.
+    "auto" picks bfloat16 for a large head (head_bytes unknown counts as large) where oneDNN
+    has fast bf16 kernels (AVX-512 or newer CPUs, the check torch itself uses), else float32:
+    emulated bf16 would be slower than the fp32 it replaces.
     """
     if precision not in HEAD_PRECISIONS:
         raise CompanionError(f"unknown head precision {precision!r}: use one of {', '.join(HEAD_PRECISIONS)}")
@@ -78,7 +86,7 @@ def resolve_head_dtype(precision: str, device: torch.device | str = "cpu") -> to
         return None
     if precision == "bfloat16":
         return torch.bfloat16
-    if torch.device(device).type != "cpu":
+    if torch.device(device).type != "cpu" or (head_bytes is not None and head_bytes < BF16_HEAD_MIN_BYTES):
         return None
     try:
         fast_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -146,7 +154,9 @@ class TorchGenerator:
         if tokenizer.vocab_size != model.config.vocab_size:
             raise CompanionError("tokenizer and model do not belong together (vocabulary sizes differ)")
         self.model = model.eval()
-        self.model.use_head_precision(resolve_head_dtype(head_precision, model.tok_embeddings.weight.device))
+        weight = model.tok_embeddings.weight
+        head_bytes = weight.numel() * weight.element_size()
+        self.model.use_head_precision(resolve_head_dtype(head_precision, weight.device, head_bytes))
         self.tokenizer = tokenizer
         self.max_context = model.config.max_seq_len
         tok = tokenizer

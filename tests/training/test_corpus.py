@@ -95,3 +95,14 @@ def read_jsonl_from(data, tmp_path):
     p = tmp_path / "src.jsonl"
     p.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return read_jsonl(p).records
+
+
+def test_records_sharing_an_origin_are_deduplicated_without_error():
+    from companion.training.corpus import Record
+
+    a = Record(Tribe.LUMIN, text="one two three four five six seven eight nine ten", origin="chat:1")
+    b = Record(Tribe.LUMIN, text="eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen", origin="chat:1")
+    c = Record(Tribe.LUMIN, text="one two three four five six seven eight nine ten eleven", origin="chat:2")
+    report = deduplicate([a, b, c])
+    assert report.kept == [a, b]
+    assert report.near == [("chat:2", "chat:1")]
