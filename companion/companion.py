@@ -26,6 +26,7 @@ from companion.memory.records import Message, TurnMetrics
 from companion.memory.store import ConversationStore
 from companion.speech.text import SentenceSplitter
 from companion.tribes import Alpha, Tribe, VoicePolicy
+from companion.versions import ModelVersions
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,14 @@ class Companion:
     """The turn pipeline over a generator and a conversation store."""
 
     def __init__(self, generator: Generator, store: ConversationStore,
-                 config: CompanionConfig = CompanionConfig(), lexicon: Lexicon | None = None):
+                 config: CompanionConfig = CompanionConfig(), lexicon: Lexicon | None = None,
+                 versions: ModelVersions | None = None, model_path: str | Path | None = None):
         self.generator = generator
         self.store = store
+        # Hot reload: between turns, a newly published version replaces the generator.
+        self.versions = versions
+        self.model_path = Path(model_path) if model_path is not None else None
+        self._rejected: set[Path] = set()
         self.config = config
         if lexicon is None:
             lexicon = Lexicon.from_store(store)
@@ -129,11 +135,37 @@ class Companion:
 
     @classmethod
     def load(cls, model_dir: str | Path, db: str | Path | None = None,
-             config: CompanionConfig = CompanionConfig()) -> Companion:
-        return cls(load_generator(model_dir), ConversationStore.open(db), config)
+             config: CompanionConfig = CompanionConfig(), versions: ModelVersions | None = None) -> Companion:
+        return cls(load_generator(model_dir), ConversationStore.open(db), config,
+                   versions=versions, model_path=model_dir)
+
+    def _maybe_reload(self) -> Iterator[Event]:
+        """Swap in a newly published model version; a broken one is refused and noted once."""
+        if self.versions is None:
+            return
+        try:
+            path = self.versions.current_path()
+        except CompanionError as exc:
+            yield Notice(f"cannot read the model versions: {exc}")
+            return
+        if path == self.model_path or path in self._rejected:
+            return
+        try:
+            generator = load_generator(path)
+        except CompanionError as exc:
+            self._rejected.add(path)
+            yield Notice(f"the new model version {path.name} was not loaded ({exc}); "
+                         f"still answering with {self.model_path.name if self.model_path else 'the old model'}")
+            return
+        self.generator = generator
+        self.model_path = path
+        self.context = ContextBuilder(self.store, generator.count_tokens, generator.max_context,
+                                      self.config.context)
+        yield Notice(f"now answering with model version {path.name}")
 
     def respond(self, text: str) -> Iterator[Event]:
         """One turn: store the user's text, answer it, store the answer. Yields events."""
+        yield from self._maybe_reload()
         started = time.perf_counter()
         user = self.store.add_message("user", text)
         self.filter.lexicon.add_text(user.text)

@@ -47,7 +47,7 @@ def test_broken_model_folder_gives_a_clear_message(tmp_path):
 
 
 def test_pending_commands_say_so():
-    out = run("finetune")
+    out = run("install-desktop")
     assert out.returncode == 3
     assert "not yet available" in out.stderr
 

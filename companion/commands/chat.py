@@ -16,7 +16,10 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--db", metavar="PATH", type=Path, default=None,
                    help="conversation database (default: in the user data folder)")
     p.add_argument("--model", metavar="DIR", type=Path, default=None,
-                   help="model folder (default: the shipped models/default)")
+                   help="model folder (default: the current fine-tuned version, else models/default)")
+    p.add_argument("--models-dir", metavar="DIR", type=Path, default=None,
+                   help="published versions to follow (default: <user data dir>/models); "
+                        "a newly published one is picked up on the next turn")
     p.add_argument("--text", help="say this once, print the reply, and exit")
     p.add_argument("--style", choices=["casual", "technical", "formal"], default="casual")
     p.add_argument("--persona", choices=["nova", "sora", "lumin"],
@@ -27,19 +30,18 @@ def register(sub, name: str, help_text: str) -> None:
     p.set_defaults(func=run)
 
 
-def default_model_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "models" / "default"
-
-
 def run(args: argparse.Namespace) -> int:
     from companion.companion import Companion, CompanionConfig
     from companion.generation import SamplingConfig
     from companion.tribes import Tribe
+    from companion.versions import ModelVersions
 
     if args.speak:
         raise CompanionError("speaking replies is not available in this version yet (issue 4): "
                              "run without --speak")
-    model = args.model or default_model_dir()
+    # An explicit --model is used as is; otherwise follow the published versions (hot reload).
+    versions = None if args.model else ModelVersions(args.models_dir)
+    model = args.model or versions.current_path()
     if not model.exists():
         raise CompanionError(f"no model folder at {model}: pass --model DIR "
                              f"(a folder written by `companion train`)")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         persona_lock=Tribe.parse(args.persona) if args.persona else None,
         sampling=SamplingConfig(seed=args.seed, max_tokens=args.max_tokens),
     )
-    companion = Companion.load(model, args.db, config)
+    companion = Companion.load(model, args.db, config, versions=versions)
     try:
         if args.text is not None:
             _turn(companion, args.text)

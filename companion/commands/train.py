@@ -156,10 +156,13 @@ def run(args) -> int:
     if trainer.is_main and (out / "best").is_dir():
         import shutil
 
-        # The evaluation set and vocabulary travel with the model folder (outside its manifest).
+        # The evaluation set, vocabulary and base shards travel with the model folder
+        # (outside its manifest: they are data about the model, not the model).
         for extra in ("heldout.jsonl", "vocabulary.txt"):
             if (out / extra).is_file():
                 shutil.copy2(out / extra, out / "best" / extra)
+        shutil.rmtree(out / "best" / "shards", ignore_errors=True)
+        shutil.copytree(shard_dir, out / "best" / "shards")
     if bar is not None:
         bar.close()
     if trainer.is_main:

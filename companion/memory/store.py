@@ -371,6 +371,11 @@ class ConversationStore:
                                "WHERE message_id = ?", (message.id,)).fetchone()
         return Feedback(*row)
 
+    def count_feedback(self, since: float | None = None) -> int:
+        """How many replies were rated (at or after since, in Unix seconds)."""
+        rows = self._rows("SELECT count(*) AS n FROM feedback WHERE ts >= ?", (since or 0.0,))
+        return int(rows[0]["n"])
+
     def feedback_for(self, message_id: int) -> Feedback | None:
         rows = self._rows("SELECT id, message_id, ts, rating, note FROM feedback "
                           "WHERE message_id = ?", (int(message_id),))

@@ -9,7 +9,9 @@ Schema (one JSON object per line, UTF-8):
 - tribe: "nova" | "sora" | "lumin" (required): who speaks the assistant turns / the text.
 - turns: list of {"role": "user" | "assistant" | "system", "text": str}, at least one
   assistant turn; or text: a non-empty string. Exactly one of the two.
-- topic, source, rating (1..5, from conversation feedback), id: optional.
+- topic, source, rating (1..5, from conversation feedback), id: optional; records exported
+  from conversations (companion export) also carry episode, message_id, ts and alpha, and
+  their assistant turns a "tribe" — all accepted and ignored here.
 
 Bad records are never dropped silently: readers return them as Problem(file, line, message).
 """
@@ -26,7 +28,7 @@ from companion.text.normalize import normalize_text
 from companion.text.template import ChatTurn, Role
 from companion.tribes import Tribe
 
-OPTIONAL_KEYS = {"topic", "source", "rating", "id"}
+OPTIONAL_KEYS = {"topic", "source", "rating", "id", "episode", "message_id", "ts", "alpha"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def parse_record(data, origin: str) -> Record:
         raise ValueError('"turns" must be a non-empty list')
     turns = []
     for i, turn in enumerate(turns_data):
-        if not isinstance(turn, dict) or set(turn) - {"role", "text"}:
+        if not isinstance(turn, dict) or set(turn) - {"role", "text", "tribe"}:
             raise ValueError(f'turn {i}: must be {{"role": ..., "text": ...}}')
         try:
             role = Role(turn.get("role"))

@@ -140,7 +140,8 @@ class Trainer:
     """One training run writing into out_dir: best/ (model folder), train_state/, log.csv."""
 
     def __init__(self, model_config: ModelConfig, tokenizer: Tokenizer, data: ShardSet, out_dir: str | Path,
-                 config: TrainConfig, on_progress: Callable[[dict], None] | None = None):
+                 config: TrainConfig, on_progress: Callable[[dict], None] | None = None,
+                 initial_state: dict[str, torch.Tensor] | None = None):
         self.cfg = config
         self.tokenizer = tokenizer
         self.data = data
@@ -156,7 +157,10 @@ class Trainer:
         if self.device.type == "cuda" and self.ddp:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.manual_seed(config.seed)
-        self.model = TribalTransformer(model_config).to(self.device)
+        self.model = TribalTransformer(model_config)
+        if initial_state is not None:  # fine-tuning starts from a trained model
+            self.model.load_state_dict(initial_state)
+        self.model.to(self.device)
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
