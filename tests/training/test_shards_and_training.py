@@ -134,7 +134,7 @@ def test_ddp_with_two_gloo_processes_runs_a_step(tmp_path, tokenizer):
     write_jsonl(records(30), corpus)
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "companion", "train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny",
            "--vocab", "400", "--steps", "2", "--eval-every", "1", "--eval-batches", "1", "--batch-size", "2",
            "--seq-len", "32", "--device", "cpu", "--no-progress", "--warmup", "1"]
