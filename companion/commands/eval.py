@@ -14,6 +14,7 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--vocabulary", help="training vocabulary, one word a line (default: vocabulary.txt there)")
     p.add_argument("--samples", type=int, default=8, help="sample replies per tribe")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--card", metavar="PATH", help="also write a MODEL_CARD.md there")
     p.set_defaults(func=run)
 
 
@@ -34,6 +35,10 @@ def run(args) -> int:
     vocabulary = vocab_path.read_text(encoding="utf-8").split() if vocab_path.is_file() else []
     generator = TorchGenerator.load(model_dir)
     report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples)
+    if args.card:
+        from companion.training.card import model_card
+
+        Path(args.card).write_text(model_card(model_dir, report, generator.model.num_params()), encoding="utf-8")
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0

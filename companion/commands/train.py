@@ -73,8 +73,11 @@ def prepare(args, out: Path):
         print(f"corpus: duplicate {dropped} of {original} removed", file=sys.stderr)
     print(f"corpus: {len(report.kept)} records kept, {len(report.exact)} exact and {len(report.near)} "
           f"near duplicates removed, {problems} bad records reported", file=sys.stderr)
-    print("corpus: " + json.dumps(corpus_stats(report.kept), ensure_ascii=False), file=sys.stderr)
+    stats = {"per_tribe": corpus_stats(report.kept), "sources": [name for name, _ in sources],
+             "exact_duplicates": len(report.exact), "near_duplicates": len(report.near), "bad_records": problems}
+    print("corpus: " + json.dumps(stats["per_tribe"], ensure_ascii=False), file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "corpus_stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1), encoding="utf-8")
     write_jsonl(heldout, out / "heldout.jsonl")
     words = sorted({w.casefold() for r in report.kept if id(r) in kept for t in r.texts() for w in words_of(t)})
     (out / "vocabulary.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
@@ -90,6 +93,16 @@ def prepare(args, out: Path):
             write_shard(records, tokenizer, shard_dir, name, source=name)
     tokenizer.save(tok_path)
     return tokenizer, shard_dir
+
+
+def _record_run(out: Path, result, data) -> None:
+    """Training facts for the model card, beside the model (best/training.json)."""
+    if not (out / "best").is_dir():
+        return
+    facts = {"steps": result.steps, "tokens_seen": result.tokens_seen, "seconds": round(result.seconds, 1),
+             "best_val_loss": round(result.best_val_loss, 4), "train_tokens": data.tokens("train"),
+             "val_tokens": data.tokens("val"), "stopped_early": result.stopped_early}
+    (out / "best" / "training.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
 
 
 def choose_heldout(records: list, seed: int, fraction: float = 0.03, cap: int = 100) -> list:
@@ -158,7 +171,7 @@ def run(args) -> int:
 
         # The evaluation set, vocabulary and base shards travel with the model folder
         # (outside its manifest: they are data about the model, not the model).
-        for extra in ("heldout.jsonl", "vocabulary.txt"):
+        for extra in ("heldout.jsonl", "vocabulary.txt", "corpus_stats.json"):
             if (out / extra).is_file():
                 shutil.copy2(out / extra, out / "best" / extra)
         shutil.rmtree(out / "best" / "shards", ignore_errors=True)
@@ -173,4 +186,5 @@ def run(args) -> int:
             "params": trainer.model.num_params(), "train_tokens": data.tokens("train"),
             "val_tokens": data.tokens("val"),
         }))
+        _record_run(out, result, data)
     return 0

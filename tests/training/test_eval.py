@@ -35,7 +35,7 @@ def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_di
     write_jsonl([Record(t, turns=(ChatTurn(Role.USER, u), ChatTurn(Role.ASSISTANT, r, t)))
                  for u, r, t in tiny.MEMORISED_CHATS], heldout)
     out = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
-                          "--heldout", str(heldout), "--samples", "1", "--json"],
+                          "--heldout", str(heldout), "--samples", "1", "--json", "--card", str(tmp_path / "CARD.md")],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -46,6 +46,9 @@ def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_di
     assert report["real_word_ratio"] > 0.9
     for sample in report["samples"]:
         assert sample["chosen"] == sample["tribe"]
+    card = (tmp_path / "CARD.md").read_text(encoding="utf-8")
+    assert "α accuracy (which tribe should answer a held-out user turn): **1.0**" in card
+    assert tiny.MEMORISED_CHATS[0][1] in card  # the sample replies are in the card
 
 
 def test_eval_without_heldout_set_says_what_to_pass(tmp_path, random_model_dir):

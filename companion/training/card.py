@@ -1,0 +1,72 @@
+"""MODEL_CARD.md from what a model folder knows about itself and an evaluation report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from companion.training.evaluate import EvalReport
+
+
+def _load(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
+    config = _load(model_dir / "config.json")
+    training = _load(model_dir / "training.json")
+    corpus = _load(model_dir / "corpus_stats.json")
+    shape = config.get("model", {})
+    meta = config.get("metadata", {})
+    lines = [
+        f"# Model card: {model_dir.name}",
+        "",
+        "A tribal transformer of NOVA companion: next-token language model plus α over the tribes",
+        "(NOVA, Sora, Lumin) that picks the voice.",
+        "",
+        "## Shape",
+        "",
+        f"- parameters: {params:,}",
+        "- " + ", ".join(f"{k}={shape[k]}" for k in ("vocab_size", "dim", "n_layers", "n_heads", "max_seq_len",
+                                                        "tribe_dim", "detector_dim") if k in shape),
+        "",
+        "## Training",
+        "",
+        f"- steps: {training.get('steps', meta.get('step', '?'))}, tokens seen: {training.get('tokens_seen', '?'):,}"
+        if isinstance(training.get("tokens_seen"), int) else f"- steps: {meta.get('step', '?')}",
+        f"- training time: {training.get('seconds', '?')} s; train/validation tokens: "
+        f"{training.get('train_tokens', '?')} / {training.get('val_tokens', '?')}",
+        f"- best validation loss (LM + λ·tribe): {training.get('best_val_loss', meta.get('val_loss', '?'))}",
+        f"- settings: {json.dumps(meta.get('train_config', {}))}",
+        "",
+        "## Data per tribe",
+        "",
+        "| tribe | records | characters | distinct 4-gram ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for tribe, s in corpus.get("per_tribe", {}).items():
+        lines.append(f"| {tribe} | {s['records']} | {s['chars']:,} | {s['distinct_4gram_ratio']} |")
+    if corpus:
+        lines += ["", f"Sources: {', '.join(corpus.get('sources', []))}; removed {corpus.get('exact_duplicates', 0)} "
+                  f"exact and {corpus.get('near_duplicates', 0)} near duplicates; {corpus.get('bad_records', 0)} bad "
+                  "records reported."]
+    lines += [
+        "",
+        "## Evaluation (`companion eval`)",
+        "",
+        f"- α accuracy (which tribe should answer a held-out user turn): **{report.alpha_accuracy}** "
+        f"{report.alpha_accuracy_per_tribe}",
+        f"- real-word ratio (Hunspell ro_RO / en_US or training vocabulary): **{report.real_word_ratio}** "
+        f"{report.real_word_ratio_per_tribe}",
+        f"- held-out loss per tribe: {report.heldout_loss} ({report.heldout_records} records)",
+    ]
+    if report.unknown_words:
+        lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
+    lines += ["", "## Sample replies", ""]
+    for s in report.samples:
+        lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha})", "",
+                  f"> {s.prompt}", "", f"{s.reply or '(empty)'}", ""]
+    return "\n".join(lines) + "\n"
