@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Protocol
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,25 @@ class TurnDone:
     retrieved_ids: tuple[int, ...] = field(default=())
 
 
-Event = UserStored | Notice | Retry | VoiceChosen | ReplyPiece | Sentence | TurnDone
+@dataclass(frozen=True)
+class Heard:
+    """What speech recognition made of the user's recording."""
+
+    text: str
+    language: str
+    stt_ms: float
+
+
+class SpeechRecognizer(Protocol):
+    """What respond_audio needs (companion.speech.stt.Transcriber has it)."""
+
+    def transcribe(self, audio, sample_rate: int = 16000, language: str | None = None): ...
+
+
+# Forced recognition language when a persona is locked; Auto lets Whisper detect it.
+LOCKED_LANGUAGE = {Tribe.SORA: "ro", Tribe.NOVA: "ro", Tribe.LUMIN: "en"}
+
+Event = UserStored | Notice | Heard | Retry | VoiceChosen | ReplyPiece | Sentence | TurnDone
 
 
 @dataclass
@@ -163,7 +182,23 @@ class Companion:
                                       self.config.context)
         yield Notice(f"now answering with model version {path.name}")
 
-    def respond(self, text: str) -> Iterator[Event]:
+    def respond_audio(self, audio, sample_rate: int, recognizer: SpeechRecognizer) -> Iterator[Event]:
+        """One spoken turn: speech recognition first, then respond() with its text.
+
+        Empty or silent recordings end the turn with a Notice and store nothing.
+        """
+        lock = self.config.persona_lock
+        transcript = recognizer.transcribe(audio, sample_rate, LOCKED_LANGUAGE.get(lock) if lock else None)
+        for warning in getattr(transcript, "warnings", ()):
+            yield Notice(warning)
+        if transcript.status != "ok" or not transcript.text.strip():
+            yield Notice("I heard nothing: hold the talk key while you speak, a little closer to the microphone"
+                         if transcript.status == "silent" else "the recording was empty: nothing to answer")
+            return
+        yield Heard(transcript.text, transcript.language, round(transcript.transcribe_ms, 2))
+        yield from self.respond(transcript.text, stt_ms=round(transcript.transcribe_ms, 2))
+
+    def respond(self, text: str, stt_ms: float | None = None) -> Iterator[Event]:
         """One turn: store the user's text, answer it, store the answer. Yields events."""
         yield from self._maybe_reload()
         started = time.perf_counter()
@@ -219,6 +254,7 @@ class Companion:
         score = self.filter.score(final.released)
         first_s = final.first_piece_s
         metrics = TurnMetrics(
+            stt_ms=stt_ms,
             first_token_ms=round((first_s - gen_started) * 1000, 2) if first_s else None,
             gen_ms=round(gen_ms, 2),
             total_ms=round((time.perf_counter() - started) * 1000, 2),
