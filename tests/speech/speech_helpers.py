@@ -17,8 +17,8 @@ ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate (Levenshtein over words, punctuation and case ignored)."""
-    norm = lambda s: re.sub(r"[^\w\s'-]", " ", s.lower()).split()  # noqa: E731
+    """Word error rate (Levenshtein over words; case, punctuation and hyphens ignored)."""
+    norm = lambda s: re.sub(r"[^\w\s']", " ", s.lower()).split()  # noqa: E731
     ref, hyp = norm(reference), norm(hypothesis)
     d = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
@@ -97,6 +97,10 @@ class SpeakerCapture:
         time.sleep(0.3)  # let parec connect before the app starts playing
         self.started = time.perf_counter()
         return self
+
+    def samples_so_far(self) -> int:
+        """How many samples parec has written: the capture's clock, read at a wall-clock moment."""
+        return os.fstat(self.out.fileno()).st_size // 4
 
     def __exit__(self, *exc) -> None:
         time.sleep(0.3)

@@ -1,0 +1,159 @@
+"""Real audio through PortAudio → ALSA pulse plugin → PulseAudio null sinks.
+
+The "mic" sink stands in for a microphone (tests play WAVs into it; the recorder reads its
+monitor); the "speaker" sink stands in for the loudspeaker (tests record its monitor).
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from speech_helpers import ENGLISH_SENTENCE, wer
+
+from companion.errors import CompanionError
+from companion.speech.audio import AudioChunk, concat, read_wav, write_wav
+from companion.speech.devices import find_device, list_devices
+from companion.speech.player import Player
+from companion.speech.recorder import ERROR, READY, Recorder
+
+pytestmark = pytest.mark.slow
+
+
+def test_devices_are_listed_and_chosen_by_name(pulse):
+    devices = list_devices()
+    names = [d.name for d in devices]
+    assert "pulse" in names and any(d.default_input for d in devices)
+    assert find_device("PULSE", "input").name == "pulse"  # case-insensitive
+    assert find_device(None, "output").default_output
+    with pytest.raises(CompanionError, match="no audio input device matches 'usb headset'; available: .*pulse"):
+        find_device("usb headset", "input")
+
+
+def test_recorder_through_the_virtual_mic_to_stt(pulse, lumin_wav, transcriber_base):
+    levels = []
+    with Recorder(on_level=levels.append) as recorder:
+        assert recorder.state == READY and recorder.rate == 16000
+        time.sleep(0.5)
+        assert recorder.preroll_seconds == pytest.approx(0.3, abs=0.03)
+        recorder.start()
+        pulse.play_into_mic(lumin_wav)
+        time.sleep(0.2)
+        audio = recorder.stop()
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    seconds = read_wav(lumin_wav)[0].size / read_wav(lumin_wav)[1]
+    assert len(audio) / 16000 >= seconds
+    assert max(levels) > -30  # the meter saw speech
+    result = transcriber_base.transcribe(audio)
+    print(f"mic → recorder → base: WER {wer(ENGLISH_SENTENCE, result.text):.2%}: {result.text!r}")
+    assert wer(ENGLISH_SENTENCE, result.text) <= 0.15
+
+
+def test_preroll_keeps_what_came_just_before_the_key(pulse, tmp_path):
+    beep = tmp_path / "beep.wav"
+    t = np.arange(int(0.15 * 16000)) / 16000
+    write_wav(beep, 0.5 * np.sin(2 * np.pi * 440 * t), 16000)
+    with Recorder() as recorder:
+        time.sleep(0.4)
+        pulse.play_into_mic(beep)  # ends before the key goes down
+        time.sleep(0.05)
+        recorder.start()
+        time.sleep(0.2)
+        audio = recorder.stop()
+    head = audio[: int(0.3 * 16000)]
+    assert np.abs(head).max() > 0.3, "the beep from before start() is not in the take"
+
+
+def test_say_with_lumin_into_the_virtual_speaker_and_back(pulse, transcriber_base):
+    with pulse.record_speaker() as capture:
+        cli = subprocess.run(
+            [sys.executable, "-m", "companion", "say", ENGLISH_SENTENCE, "--voice", "lumin"],
+            env={**os.environ}, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    result = transcriber_base.transcribe(capture.audio)
+    print(f"say lumin → speaker → base: WER {wer(ENGLISH_SENTENCE, result.text):.2%}: {result.text!r}")
+    assert wer(ENGLISH_SENTENCE, result.text) <= 0.10
+
+
+def _loud_blocks(audio: np.ndarray, threshold: float = 0.05) -> np.ndarray:
+    """Indices of 10 ms blocks (at 16 kHz) that are louder than `threshold`."""
+    env = np.abs(audio[: len(audio) // 160 * 160]).reshape(-1, 160).max(axis=1)
+    return np.nonzero(env > threshold)[0]
+
+
+def test_barge_in_stop_silences_within_50_ms(pulse):
+    rate = 22050
+    tone = AudioChunk((0.5 * np.sin(2 * np.pi * 330 * np.arange(rate * 5) / rate)).astype(np.float32), rate)
+    ended = []
+    player = Player(on_finished=ended.append)
+    with pulse.record_speaker() as capture:
+        player.play([tone])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(_loud_blocks(np.frombuffer(open(capture.out.name, "rb").read(), np.float32)[:capture.samples_so_far()])) < 50:
+            time.sleep(0.01)  # until half a second of the tone really came out of the speaker
+        at_stop = capture.samples_so_far()
+        player.stop()
+        result = player.wait(2)
+    assert result.reason == "stopped" and ended == [result]
+    # the capture's own clock: samples written by parec when stop() was called vs last sound
+    last_loud = (_loud_blocks(capture.audio)[-1] + 1) * 160
+    delay_ms = (last_loud - at_stop) / 16.0
+    print(f"barge-in: stream silenced {result.stop_ms:.1f} ms after stop(); "
+          f"speaker monitor sounded {delay_ms:.0f} ms after stop()")
+    assert result.stop_ms < 50
+    assert delay_ms < 50
+
+
+def test_player_reports_when_playback_really_ended(pulse):
+    rate = 16000
+    chunks = [AudioChunk(np.zeros(rate // 2, np.float32) + 0.3, rate) for _ in range(2)]
+    player = Player()
+    with pulse.record_speaker() as capture:
+        result = player.play_blocking(iter(chunks))
+        at_report = capture.samples_so_far()
+        assert not player.playing
+    assert result.reason == "done" and result.played_seconds == pytest.approx(1.0, abs=0.05)
+    loud = _loud_blocks(capture.audio, 0.1)
+    assert (loud[-1] - loud[0] + 1) * 0.01 == pytest.approx(1.0, abs=0.1)  # all of it was heard
+    late_ms = ((loud[-1] + 1) * 160 - at_report) / 16.0
+    print(f"player end: reported {-late_ms:.0f} ms after the last sample sounded")
+    assert late_ms < 100  # the report does not come (much) before the sound has ended
+
+
+def test_a_stalled_input_device_is_an_error_and_recover_reopens(pulse):
+    recorder = Recorder(stall_s=0.3)
+    recorder.open()
+    try:
+        recorder.start()
+        recorder._stream.abort()  # what an unplugged device looks like: callbacks stop
+        time.sleep(0.5)
+        with pytest.raises(CompanionError, match="stopped delivering audio \\(unplugged\\?\\).*recover"):
+            recorder.stop()
+        assert recorder.state == ERROR
+        assert recorder.recover() == READY
+        recorder.start()
+        time.sleep(0.2)
+        assert len(recorder.stop()) > 0
+    finally:
+        recorder.close()
+
+
+def test_no_input_device_is_text_mode_not_a_crash(tmp_path):
+    cards = Path("/proc/asound/cards")
+    if cards.exists() and "no soundcards" not in cards.read_text():
+        pytest.skip("this machine has a sound card, so it is never without an input device")
+    code = ("from companion.speech.recorder import Recorder\n"
+            "r = Recorder(); print(r.open()); print(r.reason)\n"
+            "try:\n    r.start()\nexcept Exception as e: print(type(e).__name__, e)\n")
+    env = {**os.environ, "PULSE_SERVER": f"unix:{tmp_path}/none"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "text", out.stdout + out.stderr
+    assert "no audio input device" in lines[1] or "audio is unavailable" in lines[1]
+    assert lines[2].startswith("CompanionError no microphone:")
+    devices = subprocess.run([sys.executable, "-m", "companion", "devices"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert devices.returncode == 0 and "text mode" in devices.stdout
