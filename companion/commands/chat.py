@@ -26,7 +26,9 @@ def register(sub, name: str, help_text: str) -> None:
                    help="lock the persona (default: α decides)")
     p.add_argument("--seed", type=int, default=None, help="make the replies reproducible")
     p.add_argument("--max-tokens", type=int, default=200)
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = always the most likely word")
     p.add_argument("--speak", action="store_true", help="also speak the replies aloud")
+    p.add_argument("--output-device", help="with --speak: output device name (default: the system's)")
     p.set_defaults(func=run)
 
 
@@ -36,9 +38,12 @@ def run(args: argparse.Namespace) -> int:
     from companion.tribes import Tribe
     from companion.versions import ModelVersions
 
+    speaker = None
     if args.speak:
-        raise CompanionError("speaking replies is not available in this version yet (issue 4): "
-                             "run without --speak")
+        from companion.speech.player import Player
+        from companion.speech.speaker import ReplySpeaker
+
+        speaker = ReplySpeaker(Player(args.output_device))
     # An explicit --model is used as is; otherwise follow the published versions (hot reload).
     versions = None if args.model else ModelVersions(args.models_dir)
     model = args.model or versions.current_path()
@@ -48,24 +53,32 @@ def run(args: argparse.Namespace) -> int:
     config = CompanionConfig(
         style=args.style,
         persona_lock=Tribe.parse(args.persona) if args.persona else None,
-        sampling=SamplingConfig(seed=args.seed, max_tokens=args.max_tokens),
+        sampling=SamplingConfig(seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature),
     )
     companion = Companion.load(model, args.db, config, versions=versions)
     try:
         if args.text is not None:
-            _turn(companion, args.text)
+            _turn(companion, args.text, speaker)
+            if speaker is not None:
+                speaker.wait(120)
             return 0
         print(f"NOVA companion — memory in {companion.store.path}. {HELP}", file=sys.stderr)
-        return _repl(companion)
+        return _repl(companion, speaker)
     finally:
         companion.store.close()
 
 
-def _turn(companion, text: str):
-    from companion.companion import Notice, ReplyPiece, Retry, TurnDone
+def _turn(companion, text: str, speaker=None):
+    from companion.companion import Notice, ReplyPiece, Retry, Sentence, TurnDone, VoiceChosen
 
     done = None
+    if speaker is not None:
+        speaker.stop()  # a new question interrupts the previous answer (barge-in)
     for event in companion.respond(text):
+        if speaker is not None and isinstance(event, VoiceChosen):
+            speaker.begin(event.tribe)
+        elif speaker is not None and isinstance(event, Sentence):
+            speaker.sentence(event.text)
         if isinstance(event, ReplyPiece):
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -75,6 +88,8 @@ def _turn(companion, text: str):
             print(f"[re-sampling: try {event.attempt} was {event.reason}]", file=sys.stderr)
         elif isinstance(event, TurnDone):
             done = event
+    if speaker is not None:
+        speaker.end()
     a = done.alpha
     reply_id = f"#{done.reply.id}" if done.reply else "no reply"
     print(f"\n[{done.tribe.value}  α nova={a.nova:.2f} sora={a.sora:.2f} lumin={a.lumin:.2f}  "
@@ -82,7 +97,7 @@ def _turn(companion, text: str):
     return done
 
 
-def _repl(companion) -> int:
+def _repl(companion, speaker=None) -> int:
     last = None
     while True:
         try:
@@ -114,6 +129,6 @@ def _repl(companion) -> int:
             elif line.startswith("/"):
                 print(f"[{HELP}]")
             else:
-                last = _turn(companion, line)
+                last = _turn(companion, line, speaker)
         except CompanionError as exc:
             print(f"companion: {exc}", file=sys.stderr)
