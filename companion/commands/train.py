@@ -16,6 +16,8 @@ def register(sub, name: str, help_text: str) -> None:
                    help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
     p.add_argument("--out", required=True, help="run folder: best/ (the model), shards/, log.csv, train_state/")
     p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
+    p.add_argument("--balance-tribes", action="store_true",
+                   help="sample each tribe equally often, however much text it has (small corpora are repeated)")
     p.add_argument("--preset", default="small", help="model size: tiny, small, base")
     p.add_argument("--vocab", type=int, default=4096, help="tokenizer vocabulary size")
     p.add_argument("--tokenizer", help="use this tokenizer.model instead of training one")
@@ -87,10 +89,11 @@ def prepare(args, out: Path):
     else:
         tokenizer = Tokenizer.train((t for r in report.kept for t in r.texts()), vocab_size=args.vocab)
     out.mkdir(parents=True, exist_ok=True)
-    for name, records in sources:
-        records = [r for r in records if id(r) in kept]
+    kept_sources = [(name, [r for r in records if id(r) in kept]) for name, records in sources]
+    weights = tribe_balance_weights(kept_sources) if args.balance_tribes else {}
+    for name, records in kept_sources:
         if records:
-            write_shard(records, tokenizer, shard_dir, name, source=name)
+            write_shard(records, tokenizer, shard_dir, name, source=name, weight=weights.get(name, 1.0))
     tokenizer.save(tok_path)
     return tokenizer, shard_dir
 
@@ -103,6 +106,29 @@ def _record_run(out: Path, result, data) -> None:
              "best_val_loss": round(result.best_val_loss, 4), "train_tokens": data.tokens("train"),
              "val_tokens": data.tokens("val"), "stopped_early": result.stopped_early}
     (out / "best" / "training.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
+
+
+def tribe_balance_weights(sources: list) -> dict[str, float]:
+    """Per-source sampling weights giving every tribe the same share of training windows.
+
+    A source counts for the tribe most of its text belongs to; weights are relative to the
+    largest tribe, which keeps weight 1.
+    """
+    from collections import Counter
+
+    size: dict[str, int] = {}
+    tribe_of: dict[str, object] = {}
+    for name, records in sources:
+        chars = Counter()
+        for r in records:
+            chars[r.tribe] += sum(len(t) for t in r.texts())
+        if chars:
+            tribe_of[name], size[name] = chars.most_common(1)[0][0], sum(chars.values())
+    per_tribe = Counter()
+    for name, tribe in tribe_of.items():
+        per_tribe[tribe] += size[name]
+    largest = max(per_tribe.values(), default=1)
+    return {name: largest / per_tribe[tribe] for name, tribe in tribe_of.items()}
 
 
 def choose_heldout(records: list, seed: int, fraction: float = 0.03, cap: int = 100) -> list:

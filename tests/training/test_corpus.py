@@ -106,3 +106,17 @@ def test_records_sharing_an_origin_are_deduplicated_without_error():
     report = deduplicate([a, b, c])
     assert report.kept == [a, b]
     assert report.near == [("chat:2", "chat:1")]
+
+
+def test_tribe_balance_weights_equalise_tribes():
+    from companion.commands.train import tribe_balance_weights
+    from companion.training.corpus import Record
+
+    big = [Record(Tribe.LUMIN, text="x" * 900)]
+    small = [Record(Tribe.SORA, text="y" * 100)]
+    also_sora = [Record(Tribe.SORA, text="z" * 200)]
+    w = tribe_balance_weights([("chat", big), ("sora_a", small), ("sora_b", also_sora)])
+    assert w["chat"] == 1.0
+    assert w["sora_a"] == w["sora_b"] == 3.0  # 900 / (100 + 200)
+    # sampled mass per tribe: lumin 900·1, sora (100 + 200)·3 — equal
+    assert 900 * w["chat"] == 100 * w["sora_a"] + 200 * w["sora_b"]
