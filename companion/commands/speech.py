@@ -47,7 +47,8 @@ def run_say(args) -> int:
         return 0
     from companion.speech.player import Player
 
-    result = Player(args.device).play_blocking(chunks)
+    with Player(args.device) as player:
+        result = player.play_blocking(chunks)
     if result.reason == "error":
         print(f"companion say: playback failed: {result.error}", file=sys.stderr)
         return 1

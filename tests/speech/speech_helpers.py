@@ -12,7 +12,8 @@ import numpy as np
 
 from companion.speech.audio import STT_RATE
 
-ENGLISH_SENTENCE = "The quick brown fox jumps over the lazy dog near the old mill."
+ENGLISH_SENTENCE = ("The quick brown fox jumps over the lazy dog near the old mill. "
+                    "Tomorrow we will walk along the river and count the boats.")
 ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte."
 
 

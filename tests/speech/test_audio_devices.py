@@ -48,6 +48,7 @@ def test_recorder_through_the_virtual_mic_to_stt(pulse, lumin_wav, transcriber_b
     assert len(audio) / 16000 >= seconds
     assert max(levels) > -30  # the meter saw speech
     result = transcriber_base.transcribe(audio)
+    print(f"recorder overflows: {recorder.overflows}")
     print(f"mic → recorder → base: WER {wer(ENGLISH_SENTENCE, result.text):.2%}: {result.text!r}")
     assert wer(ENGLISH_SENTENCE, result.text) <= 0.15
 
@@ -101,8 +102,9 @@ def test_barge_in_stop_silences_within_50_ms(pulse):
     # the capture's own clock: samples written by parec when stop() was called vs last sound
     last_loud = (_loud_blocks(capture.audio)[-1] + 1) * 160
     delay_ms = (last_loud - at_stop) / 16.0
-    print(f"barge-in: stream silenced {result.stop_ms:.1f} ms after stop(); "
+    print(f"barge-in: player estimates silence {result.stop_ms:.1f} ms after stop(); "
           f"speaker monitor sounded {delay_ms:.0f} ms after stop()")
+    player.close()
     assert result.stop_ms < 50
     assert delay_ms < 50
 
@@ -111,16 +113,23 @@ def test_player_reports_when_playback_really_ended(pulse):
     rate = 16000
     chunks = [AudioChunk(np.zeros(rate // 2, np.float32) + 0.3, rate) for _ in range(2)]
     player = Player()
+    player.play([AudioChunk(np.zeros(rate * 3, np.float32) + 0.3, rate)])
+    time.sleep(0.5)
+    player.stop()  # an utterance cut by barge-in must not spoil the next one
+    time.sleep(0.3)
     with pulse.record_speaker() as capture:
         result = player.play_blocking(iter(chunks))
         at_report = capture.samples_so_far()
         assert not player.playing
     assert result.reason == "done" and result.played_seconds == pytest.approx(1.0, abs=0.05)
     loud = _loud_blocks(capture.audio, 0.1)
-    assert (loud[-1] - loud[0] + 1) * 0.01 == pytest.approx(1.0, abs=0.1)  # all of it was heard
+    gaps = (loud[-1] - loud[0] + 1 - len(loud)) * 0.01
+    print(f"player: heard {len(loud) * 0.01:.2f} s of 1.00 s, gaps {gaps:.2f} s")
+    assert len(loud) * 0.01 == pytest.approx(1.0, abs=0.1)  # all of it was heard
     late_ms = ((loud[-1] + 1) * 160 - at_report) / 16.0
     print(f"player end: reported {-late_ms:.0f} ms after the last sample sounded")
-    assert late_ms < 100  # the report does not come (much) before the sound has ended
+    assert late_ms < 100
+    player.close()  # the report does not come (much) before the sound has ended
 
 
 def test_a_stalled_input_device_is_an_error_and_recover_reopens(pulse):
