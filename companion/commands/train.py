@@ -131,18 +131,26 @@ def tribe_balance_weights(sources: list) -> dict[str, float]:
     return {name: largest / per_tribe[tribe] for name, tribe in tribe_of.items()}
 
 
-def choose_heldout(records: list, seed: int, fraction: float = 0.03, cap: int = 100) -> list:
-    """A reproducible sample of dialogues per tribe, kept out of training for `companion eval`."""
+def choose_heldout(records: list, seed: int, fraction: float = 0.05, floor: int = 20, cap: int = 100) -> list:
+    """A reproducible sample of dialogues per tribe, kept out of training for `companion eval`.
+
+    At least `floor` per tribe once a tribe has 100 dialogues (a 5 % sample of a small tribe
+    would be 5 records: too few for an accuracy worth reporting), at most `cap`.
+    """
     import random
+
+    from companion.tribes import TRIBE_ORDER
 
     rng = random.Random(seed)
     chosen = []
-    from companion.tribes import TRIBE_ORDER
-
     for tribe in TRIBE_ORDER:
         dialogues = [r for r in records if r.tribe is tribe and r.turns]
-        n = min(cap, int(len(dialogues) * fraction)) if len(dialogues) >= 10 else 0
-        chosen.extend(rng.sample(dialogues, n))
+        if len(dialogues) < 10:
+            continue
+        n = int(len(dialogues) * fraction)
+        if len(dialogues) >= 100:
+            n = max(n, floor)
+        chosen.extend(rng.sample(dialogues, min(cap, max(1, n))))
     return chosen
 
 

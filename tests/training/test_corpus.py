@@ -120,3 +120,19 @@ def test_tribe_balance_weights_equalise_tribes():
     assert w["sora_a"] == w["sora_b"] == 3.0  # 900 / (100 + 200)
     # sampled mass per tribe: lumin 900·1, sora (100 + 200)·3 — equal
     assert 900 * w["chat"] == 100 * w["sora_a"] + 200 * w["sora_b"]
+
+
+def test_heldout_takes_enough_of_every_tribe_and_is_reproducible():
+    from companion.commands.train import choose_heldout
+    from companion.text import ChatTurn, Role
+    from companion.training.corpus import Record
+
+    def dialogues(tribe, n):
+        return [Record(tribe, turns=(ChatTurn(Role.USER, f"q{i}"), ChatTurn(Role.ASSISTANT, f"a{i}", tribe)))
+                for i in range(n)]
+
+    records = dialogues(Tribe.LUMIN, 5000) + dialogues(Tribe.SORA, 140) + dialogues(Tribe.NOVA, 9)
+    held = choose_heldout(records, seed=1)
+    counts = {t: sum(r.tribe is t for r in held) for t in Tribe}
+    assert counts == {Tribe.LUMIN: 100, Tribe.SORA: 20, Tribe.NOVA: 0}
+    assert [r.turns[0].text for r in held] == [r.turns[0].text for r in choose_heldout(records, seed=1)]
