@@ -16,7 +16,7 @@ from companion.errors import CompanionError
 
 # (name, module under companion.commands or None while pending, help)
 COMMANDS: list[tuple[str, str | None, str]] = [
-    ("gui", None, "open the desktop window (default)"),
+    ("gui", "gui", "open the desktop window (default)"),
     ("chat", "chat", "talk in the terminal (text, optionally spoken)"),
     ("generate", "generate", "continue a prompt or answer one message with a model folder"),
     ("say", "speech", "speak a text with a persona's voice"),

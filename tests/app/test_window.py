@@ -1,0 +1,201 @@
+"""The desktop window with a real tiny model, a real SQLite file and real widgets (offscreen)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialogButtonBox
+
+import tiny
+from app_helpers import wait_until, write_settings
+from companion.app.bubbles import MessageBubble
+from companion.app.settings import SettingsDialog
+from companion.config import AppSettings
+
+GREEDY = dict(temperature=0, max_tokens=40)
+
+
+def type_and_send(window, text: str) -> None:
+    window.input.setFocus()
+    QTest.keyClicks(window.input, text)
+    QTest.mouseClick(window.send_button, Qt.LeftButton)
+
+
+def replies(window) -> list[MessageBubble]:
+    return [b for b in window.conversation.bubbles
+            if isinstance(b, MessageBubble) and b.role == "assistant" and b.message_id is not None]
+
+
+def ask(window, text: str) -> MessageBubble:
+    before = len(replies(window))
+    type_and_send(window, text)
+    wait_until(lambda: len(replies(window)) > before, 60, f"the reply to {text!r}")
+    return replies(window)[-1]
+
+
+def test_a_typed_message_gets_a_reply_in_its_tribe_stored_in_sqlite(open_window, memorised_model_dir, tmp_path, artifacts):
+    db = tmp_path / "conversations.sqlite3"
+    window = open_window(memorised_model_dir, db=db, **GREEDY)
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    assert not window.banner.isVisible()
+    question, answer, tribe = tiny.MEMORISED_CHATS[1]  # Lumin
+    reply = ask(window, question)
+    users = [b for b in window.conversation.bubbles if isinstance(b, MessageBubble) and b.role == "user"]
+    assert [u.text.text() for u in users] == [question] and users[0].message_id is not None
+    assert reply.text.text() == answer
+    assert reply.tribe == tribe.value and reply.name.text() == "Lumin"
+    assert window.meter.chosen == tribe.value
+    assert max(range(3), key=lambda i: window.meter.values[i]) == tribe.index  # α points at Lumin
+    assert len(window.plot.points) == 1
+    assert "total" in window.status_timings.text()
+
+    QTest.mouseClick(reply.rate_buttons[3], Qt.LeftButton)  # 4 of 5
+    QTest.mouseClick(reply.star_button, Qt.LeftButton)
+    wait_until(lambda: reply.rating == 4 and reply.is_starred, 10, "the rating and the star")
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT role, text, tribe, alpha_lumin FROM messages ORDER BY id").fetchall()
+        feedback = conn.execute("SELECT message_id, rating FROM feedback").fetchall()
+        snapshots = conn.execute("SELECT message_id FROM snapshots").fetchall()
+    assert rows[0][:2] == ("user", question)
+    assert rows[1][:3] == ("assistant", answer, "lumin") and rows[1][3] > 0.5
+    assert feedback == [(reply.message_id, 4)] and snapshots == [(reply.message_id,)]
+
+    # The other two tribes, each in a fresh episode so the memorised answer is asked alone.
+    # Through the full pipeline (context, repetition penalty) the tiny model repeats itself
+    # in the Sora line after its first words, so only that start is exact.
+    for question, answer, tribe in (tiny.MEMORISED_CHATS[0], tiny.MEMORISED_CHATS[2]):
+        QTest.mouseClick(window.new_button, Qt.LeftButton)
+        wait_until(lambda: window.plot.points == [], 10, "the new episode")
+        reply = ask(window, question)
+        assert reply.text.text().startswith(answer[:20]) and reply.tribe == tribe.value
+        assert window.meter.chosen == tribe.value
+    window.resize(1040, 720)
+    QTest.qWait(100)
+    assert window.grab().save(str(artifacts / "app_conversation.png"))
+
+
+def test_past_messages_load_on_start(open_window, memorised_model_dir, tmp_path):
+    from companion.memory import ConversationStore
+    from companion.tribes import Alpha, Tribe
+
+    db = tmp_path / "history.sqlite3"
+    with ConversationStore.open(db) as store:
+        store.add_message("user", "Bună seara.")
+        store.add_message("assistant", "Bună seara, cu drag.", tribe=Tribe.SORA, alpha=Alpha(0.1, 0.8, 0.1))
+    window = open_window(memorised_model_dir, db=db, **GREEDY)
+    wait_until(lambda: len(window.conversation.bubbles) == 2, 30, "the history")
+    user, reply = window.conversation.bubbles
+    assert (user.role, user.text.text()) == ("user", "Bună seara.")
+    assert (reply.tribe, reply.text.text(), reply.name.text()) == ("sora", "Bună seara, cu drag.", "Sora")
+    assert window.plot.points == [pytest.approx((0.1, 0.8, 0.1))]
+
+
+def test_text_typed_while_the_model_loads_is_answered_when_it_is_ready(open_window, memorised_model_dir):
+    window = open_window(memorised_model_dir, **GREEDY)
+    question, answer, tribe = tiny.MEMORISED_CHATS[1]
+    type_and_send(window, question)  # straight away: the model is still loading
+    assert not window.loaded and window.banner.isVisible()
+    wait_until(lambda: replies(window), 60, "the queued reply")
+    assert (replies(window)[0].text.text(), replies(window)[0].tribe) == (answer, tribe.value)
+
+
+def test_the_event_loop_never_stalls_during_a_turn(open_window, memorised_model_dir):
+    # Six questions queued at once: the worker never rests between turns.
+    window = open_window(memorised_model_dir, max_tokens=40, temperature=0.7, seed=1)
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    done = []
+    window.worker.turn_done.connect(done.append)
+    timer.start()
+    started = time.perf_counter()
+    questions = [q for q, _, _ in tiny.MEMORISED_CHATS] * 2
+    for text in questions:  # set, not typed: simulated typing would block the loop itself
+        window.input.setPlainText(text)
+        QTest.mouseClick(window.send_button, Qt.LeftButton)
+    # Counted from here: six sends in one go (six bubbles laid out at once) are the test's own
+    # doing, not a stall of the turn; the first turn has barely started by now.
+    gaps.clear()
+    last[0] = time.perf_counter()
+    wait_until(lambda: len(done) == len(questions), 120, "six turns")
+    busy_s = time.perf_counter() - started
+    timer.stop()
+    worst_ms = max(gaps) * 1000
+    print(f"\nevent loop during 6 turns ({busy_s * 1000:.0f} ms of generation): {len(gaps)} ticks, "
+          f"max gap {worst_ms:.1f} ms (timer 5 ms)")
+    assert len(gaps) > 20
+    assert worst_ms < 100, f"the GUI thread stalled {worst_ms:.0f} ms"  # target 50; CI CPUs are shared
+
+
+def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, artifacts, qapp):
+    path = tmp_path / "settings.json"
+    window = open_window(memorised_model_dir, settings_path=path)
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    dialog = window.open_settings()
+    dialog.persona.setCurrentIndex(dialog.persona.findData("lumin"))
+    dialog.style.setCurrentIndex(dialog.style.findData("formal"))
+    dialog.temperature.setValue(0.0)
+    dialog.top_k.setValue(12)
+    dialog.top_p.setValue(0.5)
+    dialog.max_tokens.setValue(33)
+    dialog.data_dir.setText(str(tmp_path / "data"))
+    dialog.adjustSize()
+    QTest.qWait(50)
+    assert dialog.grab().save(str(artifacts / "app_settings.png"))
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert not dialog.isVisible()
+    expected = AppSettings(persona_mode="lumin", style="formal", temperature=0.0, top_k=12, top_p=0.5,
+                           max_tokens=33, data_dir=str(tmp_path / "data"))
+    assert window.settings == expected
+    wait_until(lambda: window.loaded, 60, "the reload with the new data folder")
+    assert window.worker.store.path == tmp_path / "data" / "conversations.sqlite3" or window.worker.db_override
+    assert window.worker.companion.config.persona_lock.value == "lumin"  # applied without restart
+    window.close()
+
+    again = open_window(memorised_model_dir, settings_path=path)
+    assert again.settings == expected
+    dialog = again.open_settings()
+    assert dialog.persona.currentData() == "lumin" and dialog.max_tokens.value() == 33
+    dialog.reject()
+
+
+def test_invalid_settings_are_explained_and_not_saved(open_window, memorised_model_dir, tmp_path):
+    path = tmp_path / "settings.json"
+    window = open_window(memorised_model_dir, settings_path=path)
+    dialog = window.open_settings()
+    dialog.model_dir.setText(str(tmp_path / "no such model"))
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert dialog.isVisible() and dialog.problems.isVisible()
+    assert "no such model" in dialog.problems.text() and "companion train" in dialog.problems.text()
+    assert not path.exists() or "no such model" not in path.read_text()
+    dialog.reject()
+
+
+def test_a_broken_model_folder_shows_a_banner_and_the_window_stays_alive(open_window, tmp_path, artifacts):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    window = open_window(broken)
+    wait_until(lambda: window.banner.isVisible() and window.banner.kind == "error", 30, "the error banner")
+    text = window.banner.text.text()
+    assert "manifest.json" in text and "Settings" in text  # which file, and what to do
+    assert window.banner.settings_button.isVisible()
+    assert window.status_model.text() == "model: not loaded"
+    type_and_send(window, "Hello?")  # the window still works; the message is not lost silently
+    wait_until(lambda: "not sent" in window.conversation.bubbles[-1].note.text(), 10, "the not-sent mark")
+    assert window.isVisible() and window.thread.isRunning()
+    QTest.qWait(50)
+    assert window.grab().save(str(artifacts / "app_model_error.png"))
