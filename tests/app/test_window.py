@@ -11,9 +11,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox
 
 import tiny
-from app_helpers import wait_until, write_settings
+from app_helpers import wait_until
 from companion.app.bubbles import MessageBubble
-from companion.app.settings import SettingsDialog
 from companion.config import AppSettings
 
 GREEDY = dict(temperature=0, max_tokens=40)
