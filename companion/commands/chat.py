@@ -38,12 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from companion.tribes import Tribe
     from companion.versions import ModelVersions
 
-    speaker = None
-    if args.speak:
-        from companion.speech.player import Player
-        from companion.speech.speaker import ReplySpeaker
-
-        speaker = ReplySpeaker(Player(args.output_device))
     # An explicit --model is used as is; otherwise follow the published versions (hot reload).
     versions = None if args.model else ModelVersions(args.models_dir)
     model = args.model or versions.current_path()
@@ -55,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         persona_lock=Tribe.parse(args.persona) if args.persona else None,
         sampling=SamplingConfig(seed=args.seed, max_tokens=args.max_tokens, temperature=args.temperature),
     )
+    speaker = None  # after the model check: a missing model is the first thing to fix
+    if args.speak:
+        from companion.speech.player import Player
+        from companion.speech.speaker import ReplySpeaker
+
+        speaker = ReplySpeaker(Player(args.output_device))
     companion = Companion.load(model, args.db, config, versions=versions)
     try:
         if args.text is not None:
