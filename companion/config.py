@@ -18,13 +18,23 @@ from companion.errors import CompanionError
 SETTINGS_FILENAME = "settings.json"
 PERSONA_MODES = ("auto", "nova", "sora", "lumin")
 STYLE_CHOICES = ("technical", "casual", "formal")
+STT_LANGUAGES = ("auto", "ro", "en")
+STT_MODELS = ("base", "tiny.en")  # shipped by pip packages; any faster-whisper folder works too
+
+
+def user_config_dir() -> Path:
+    """<user config dir>/nova-companion; COMPANION_CONFIG_DIR moves it (tests, portable installs)."""
+    base = os.environ.get("COMPANION_CONFIG_DIR")
+    if base:
+        return Path(base)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("nova-companion", appauthor=False))
 
 
 def default_settings_path() -> Path:
-    """<user config dir>/nova-companion/settings.json"""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("nova-companion", appauthor=False)) / SETTINGS_FILENAME
+    """<user config dir>/settings.json"""
+    return user_config_dir() / SETTINGS_FILENAME
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,13 @@ class AppSettings:
     seed: int | None = None
     model_dir: str = ""  # "" = the current published version, else the bundled default
     data_dir: str = ""  # "" = the user data dir (conversations.sqlite3 lives there)
+    # speech
+    speak_replies: bool = True
+    input_device: str = ""  # "" = the system's default microphone; else (part of) its name
+    output_device: str = ""  # "" = the system's default speaker
+    stt_model: str = "base"  # base | tiny.en | a faster-whisper model folder
+    stt_language: str = "auto"  # auto | ro | en (a persona lock forces its own language)
+    ptt_key: str = "Space"  # a Qt key name; held while the text box is not focused
 
     def __post_init__(self):
         problems = self.problems()
@@ -63,6 +80,19 @@ class AppSettings:
             out.append(f"max tokens must be a whole number from 1 to 4096, not {self.max_tokens!r}")
         if self.seed is not None and not _whole(self.seed):
             out.append(f"seed must be a whole number or empty, not {self.seed!r}")
+        if not isinstance(self.speak_replies, bool):
+            out.append(f"speak replies must be true or false, not {self.speak_replies!r}")
+        for name in ("input_device", "output_device", "stt_model", "ptt_key"):
+            if not isinstance(getattr(self, name), str):
+                out.append(f"{name.replace('_', ' ')} must be text, not {getattr(self, name)!r}")
+        if isinstance(self.stt_model, str) and self.stt_model not in STT_MODELS and not (
+                self.stt_model and Path(self.stt_model).expanduser().is_dir()):
+            out.append(f"speech recognition model must be {' or '.join(STT_MODELS)} or an existing "
+                       f"faster-whisper model folder, not {self.stt_model!r}")
+        if self.stt_language not in STT_LANGUAGES:
+            out.append(f"speech language must be one of {', '.join(STT_LANGUAGES)}, not {self.stt_language!r}")
+        if isinstance(self.ptt_key, str) and not self.ptt_key.strip():
+            out.append("the push-to-talk key must not be empty (Space is the default)")
         for name in ("model_dir", "data_dir"):
             value = getattr(self, name)
             if not isinstance(value, str):
@@ -91,6 +121,12 @@ class AppSettings:
         sampling = SamplingConfig(temperature=float(self.temperature), top_k=self.top_k or None,
                                   top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed)
         return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling)
+
+    def stt_config(self):
+        """The SttConfig these settings ask for (model, language)."""
+        from companion.speech.stt import SttConfig
+
+        return SttConfig(model=self.stt_model, language=self.stt_language)
 
     def db_path(self) -> Path:
         from companion.memory.store import DB_FILENAME, default_db_path

@@ -17,6 +17,7 @@ class MessageBubble(QFrame):
 
     rated = Signal(int, int)  # message id, 1..5
     starred = Signal(int, bool)
+    replayed = Signal(int)  # message id: speak it again
 
     def __init__(self, role: str, text: str = "", tribe: str | None = None,
                  message_id: int | None = None, ts: float | None = None, parent=None):
@@ -85,6 +86,12 @@ class MessageBubble(QFrame):
         self.star_button.setStyleSheet("font-size: 9pt;")
         self.star_button.toggled.connect(self._star)
         row.addWidget(self.star_button)
+        self.replay_button = QToolButton()
+        self.replay_button.setText("▶ Play")
+        self.replay_button.setToolTip("hear this reply again in its persona's voice")
+        self.replay_button.setStyleSheet("font-size: 9pt;")
+        self.replay_button.clicked.connect(self._replay)
+        row.addWidget(self.replay_button)
         row.addStretch(1)
         col.addWidget(self.actions)
 
@@ -169,12 +176,17 @@ class MessageBubble(QFrame):
         if self.message_id is not None:
             self.starred.emit(self.message_id, on)
 
+    def _replay(self) -> None:
+        if self.message_id is not None:
+            self.replayed.emit(self.message_id)
+
 
 class ConversationView(QScrollArea):
     """A scrolling column of bubbles that follows the newest message."""
 
     rated = Signal(int, int)
     starred = Signal(int, bool)
+    replayed = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -209,6 +221,7 @@ class ConversationView(QScrollArea):
         bubble = MessageBubble(role, text, tribe, message_id, ts)
         bubble.rated.connect(self.rated)
         bubble.starred.connect(self.starred)
+        bubble.replayed.connect(self.replayed)
         self.placeholder.hide()
         self.column.insertWidget(self.column.count() - 1, bubble)
         self.bubbles.append(bubble)
@@ -221,6 +234,14 @@ class ConversationView(QScrollArea):
         label.setStyleSheet(f"color: {theme.MUTED}; font-size: 8.5pt; padding: 4px;")
         self.column.insertWidget(self.column.count() - 1, label)
         self.bubbles.append(label)  # cleared with the bubbles
+
+    def remove(self, bubble: MessageBubble) -> None:
+        if bubble in self.bubbles:
+            self.bubbles.remove(bubble)
+        bubble.setParent(None)
+        bubble.deleteLater()
+        if not self.bubbles:
+            self.placeholder.show()
 
     def by_id(self, message_id: int) -> MessageBubble | None:
         for bubble in self.bubbles:

@@ -120,3 +120,46 @@ class AlphaPlot(QWidget):
             x = area.left() + ((n - 1) * step if n > 1 else area.width() / 2)
             p.drawEllipse(QPointF(x, area.bottom() - last[index] * area.height()), 3, 3)
         p.end()
+
+
+class LevelMeter(QWidget):
+    """The microphone's live input level while the talk key is held (dBFS, −60…0)."""
+
+    FLOOR = -60.0
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.dbfs = self.FLOOR
+        self.peak = self.FLOOR
+        self.setFixedHeight(8)
+        self.setMinimumWidth(120)
+        self.setToolTip("microphone level")
+
+    def set_level(self, dbfs: float) -> None:
+        self.dbfs = max(self.FLOOR, min(0.0, float(dbfs)))
+        # A peak that falls slowly, like a hardware meter: short syllables stay visible.
+        self.peak = max(self.dbfs, self.peak - 1.5)
+        self.update()
+
+    def reset(self) -> None:
+        self.dbfs = self.peak = self.FLOOR
+        self.update()
+
+    @property
+    def fraction(self) -> float:
+        return (self.dbfs - self.FLOOR) / -self.FLOOR
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(Qt.NoPen)
+        p.setBrush(QColor("#E3E6EE"))
+        r = QRectF(0, 0, self.width(), self.height())
+        p.drawRoundedRect(r, 4, 4)
+        # Green for speech, amber near clipping.
+        color = "#2BA36B" if self.dbfs < -6 else "#E6A23C"
+        p.setBrush(QColor(color))
+        p.drawRoundedRect(QRectF(0, 0, max(self.height(), r.width() * self.fraction), r.height()), 4, 4)
+        x = r.width() * (self.peak - self.FLOOR) / -self.FLOOR
+        p.setBrush(QColor(theme.TEXT))
+        p.drawRect(QRectF(max(0.0, x - 2), 0, 2, r.height()))

@@ -1,13 +1,15 @@
-"""The settings dialog: persona, style, generation, folders. Validated before it closes."""
+"""The settings dialog: persona, style, generation, speech, voices, folders. Validated on Save."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from companion.app import theme
+from companion.app.talk import key_from_name
+from companion.app.voices_panel import VoicesPanel
 from companion.config import AppSettings
 from companion.errors import CompanionError
 
@@ -21,14 +23,19 @@ STYLE_LABELS = {"casual": "Casual", "technical": "Technical", "formal": "Formal"
 
 
 class SettingsDialog(QDialog):
+    test_voice_requested = Signal(str, object)  # tribe, the profile values shown (not saved yet)
+
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Settings — NOVA companion")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self._result: AppSettings | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 14, 18, 14)
-        layout.setSpacing(10)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(18, 14, 18, 14)
+        outer.setSpacing(10)
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs)
+        layout = _tab(self.tabs, "Conversation")
 
         persona_box = QGroupBox("Who answers")
         form = _form(persona_box)
@@ -63,7 +70,45 @@ class SettingsDialog(QDialog):
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens", self.max_tokens)
         layout.addWidget(gen_box)
+        layout.addStretch(1)
 
+        layout = _tab(self.tabs, "Speech")
+        audio_box = QGroupBox("Microphone and speaker")
+        form = _form(audio_box)
+        self.input_device = _device_combo("input")
+        self.output_device = _device_combo("output")
+        self.speak_replies = QCheckBox("Speak the replies aloud")
+        self.ptt_key = QLineEdit()
+        self.ptt_key.setPlaceholderText("Space")
+        self.ptt_key.setToolTip("a key name such as Space, F9 or Pause; it talks while held, "
+                                "unless the text box has the focus")
+        form.addRow("Microphone", self.input_device)
+        form.addRow("Speaker", self.output_device)
+        form.addRow("", self.speak_replies)
+        form.addRow("Push-to-talk key", self.ptt_key)
+        layout.addWidget(audio_box)
+        stt_box = QGroupBox("Speech recognition")
+        form = _form(stt_box)
+        self.stt_model = QComboBox()
+        self.stt_model.setEditable(True)
+        self.stt_model.addItem("base", "base")
+        self.stt_model.addItem("tiny.en", "tiny.en")
+        self.stt_model.setToolTip("base: Romanian and English; tiny.en: English only, faster; "
+                                  "or the path of a faster-whisper model folder")
+        self.stt_language = QComboBox()
+        for key, label in (("auto", "Detect (a locked persona forces its language)"),
+                           ("ro", "Romanian"), ("en", "English")):
+            self.stt_language.addItem(label, key)
+        form.addRow("Model", self.stt_model)
+        form.addRow("Language", self.stt_language)
+        layout.addWidget(stt_box)
+        layout.addStretch(1)
+
+        self.voices = VoicesPanel()
+        self.voices.test_requested.connect(self.test_voice_requested)
+        self.tabs.addTab(self.voices, "Voices")
+
+        layout = _tab(self.tabs, "Folders")
         folder_box = QGroupBox("Folders")
         form = _form(folder_box)
         self.model_dir = QLineEdit()
@@ -73,6 +118,8 @@ class SettingsDialog(QDialog):
         form.addRow("Model folder", _with_browse(self.model_dir, self))
         form.addRow("Data folder", _with_browse(self.data_dir, self))
         layout.addWidget(folder_box)
+        layout.addStretch(1)
+        layout = outer
 
         self.problems = QLabel()
         self.problems.setObjectName("problems")
@@ -82,8 +129,9 @@ class SettingsDialog(QDialog):
         self.problems.hide()
         layout.addWidget(self.problems)
 
-        note = QLabel("Persona, style and generation apply to the next reply. "
-                      "A new model or data folder is loaded at once; the conversation is kept.")
+        note = QLabel("Persona, style, generation and voices apply to the next reply; a new "
+                      "microphone, speaker, speech model, model or data folder is opened at once. "
+                      "The conversation is kept.")
         note.setWordWrap(True)
         note.setStyleSheet(f"color: {theme.MUTED}; font-size: 9pt;")
         layout.addWidget(note)
@@ -104,6 +152,12 @@ class SettingsDialog(QDialog):
         self.max_tokens.setValue(s.max_tokens)
         self.model_dir.setText(s.model_dir)
         self.data_dir.setText(s.data_dir)
+        _select(self.input_device, s.input_device)
+        _select(self.output_device, s.output_device)
+        self.speak_replies.setChecked(s.speak_replies)
+        self.ptt_key.setText(s.ptt_key)
+        _select(self.stt_model, s.stt_model)
+        self.stt_language.setCurrentIndex(max(0, self.stt_language.findData(s.stt_language)))
 
     def settings(self) -> AppSettings:
         """What the form says, validated (CompanionError lists every problem)."""
@@ -112,6 +166,10 @@ class SettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2), top_k=self.top_k.value(),
             top_p=round(self.top_p.value(), 2), max_tokens=self.max_tokens.value(),
             model_dir=self.model_dir.text().strip(), data_dir=self.data_dir.text().strip(),
+            input_device=self.input_device.currentData() if self.input_device.currentIndex() >= 0 else "",
+            output_device=self.output_device.currentData() if self.output_device.currentIndex() >= 0 else "",
+            speak_replies=self.speak_replies.isChecked(), ptt_key=self.ptt_key.text().strip() or "Space",
+            stt_model=_combo_value(self.stt_model), stt_language=self.stt_language.currentData(),
         )
 
     def result_settings(self) -> AppSettings | None:
@@ -119,13 +177,56 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         try:
+            if key_from_name(self.ptt_key.text() or "Space") is None:
+                raise CompanionError(f"invalid settings: {self.ptt_key.text()!r} is not a key name "
+                                     f"(try Space, F9 or Pause)")
             self._result = self.settings()
+            self.voices.save()
         except CompanionError as exc:
             text = str(exc).removeprefix("invalid settings: ")
             self.problems.setText("Please fix: " + text.replace("; ", ";\n"))
             self.problems.show()
             return
         super().accept()
+
+
+def _tab(tabs: QTabWidget, title: str) -> QVBoxLayout:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(10, 12, 10, 10)
+    layout.setSpacing(10)
+    tabs.addTab(page, title)
+    return layout
+
+
+def _device_combo(kind: str) -> QComboBox:
+    """System default + the devices PortAudio sees now (names are saved, not indexes)."""
+    combo = QComboBox()
+    combo.addItem("System default", "")
+    try:
+        from companion.speech.devices import list_devices
+
+        for d in list_devices():
+            if (d.max_inputs if kind == "input" else d.max_outputs) > 0:
+                combo.addItem(f"{d.name}  ({d.hostapi})", d.name)
+    except CompanionError as exc:
+        combo.setToolTip(str(exc))
+    return combo
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    """Select the item whose data is value; an unknown saved value is kept as an extra item."""
+    index = combo.findData(value)
+    if index < 0:
+        combo.addItem(f"{value}  (not present now)" if not combo.isEditable() else value, value)
+        index = combo.count() - 1
+    combo.setCurrentIndex(index)
+
+
+def _combo_value(combo: QComboBox) -> str:
+    text = combo.currentText().strip()
+    index = combo.findText(text)
+    return combo.itemData(index) if index >= 0 and combo.itemData(index) else text
 
 
 def _form(box: QGroupBox) -> QFormLayout:

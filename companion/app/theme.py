@@ -106,7 +106,7 @@ QPushButton#primary {{
 }}
 QPushButton#primary:disabled {{ background: #B9C0CF; }}
 QPushButton#talk {{ border-radius: 20px; padding: 8px 16px; font-weight: 600; }}
-QPushButton#talk:checked {{ background: #E0607E; color: white; border: none; }}
+QPushButton#talk[listening="true"] {{ background: #E0607E; color: white; border: none; }}
 QToolButton {{ border: none; padding: 1px 2px; color: #B2B8C6; font-size: 12pt; }}
 QToolButton:hover {{ color: #E6A23C; }}
 QToolButton:checked {{ color: #E6A23C; }}

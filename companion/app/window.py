@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QPlainT
 
 from companion.app import theme
 from companion.app.bubbles import ConversationView
-from companion.app.widgets import Banner, card as _card
-from companion.app.meters import AlphaMeter, AlphaPlot
+from companion.app.meters import LevelMeter
+from companion.app.sidebar import Sidebar
+from companion.app.widgets import Banner
 from companion.app.settings import SettingsDialog
+from companion.app.talk import IDLE_LABEL, TalkController
 from companion.app.worker import CompanionWorker
 from companion.config import AppSettings
 from companion.errors import CompanionError
@@ -25,6 +27,7 @@ class MainWindow(QMainWindow):
     send_requested = Signal(str)
     rate_requested = Signal(int, int)
     star_requested = Signal(int, bool)
+    replay_requested = Signal(int)
     new_episode_requested = Signal()
     settings_changed = Signal(object)
     model_ready = Signal(bool)  # True when loaded, False when it failed (for --screenshot)
@@ -44,6 +47,8 @@ class MainWindow(QMainWindow):
         self.last_timings: dict = {}
         self._pending: deque = deque()  # user bubbles shown but not stored yet
         self._reply = None  # the bubble of the reply being generated
+        self._busy = self.speaking = False
+        self.speech_status: dict = {}
         self._episode_id = None
 
         self.setWindowTitle("NOVA companion")
@@ -59,6 +64,7 @@ class MainWindow(QMainWindow):
         self.thread.setObjectName("companion-worker")
         self.worker = CompanionWorker(self.settings, model_dir, db_path)
         self.worker.moveToThread(self.thread)
+        self.talk = TalkController(self)
         self._connect()
         self.banner.show_info("Loading model…", "You can type already: your message is answered "
                               "as soon as the model is ready.")
@@ -95,11 +101,18 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(composer)
         row.setContentsMargins(16, 12, 16, 12)
         row.setSpacing(10)
-        self.talk_button = QPushButton(" Hold to talk")
+        self.talk_button = QPushButton(IDLE_LABEL)
         self.talk_button.setIcon(QIcon(theme.svg_pixmap("mic.svg", 32)))
         self.talk_button.setObjectName("talk")
         self.talk_button.setEnabled(False)
-        self.talk_button.setToolTip("speech not available")
+        self.talk_button.setToolTip("the microphone is being opened…")
+        self.talk_button.setFocusPolicy(Qt.NoFocus)  # Space must reach the talk key, not "click"
+        talk_col = QVBoxLayout()
+        talk_col.setSpacing(4)
+        talk_col.addWidget(self.talk_button)
+        self.level = LevelMeter()
+        self.level.hide()
+        talk_col.addWidget(self.level)
         self.input = QPlainTextEdit()
         self.input.setObjectName("input")
         self.input.setPlaceholderText("Write a message…  (Enter sends, Shift+Enter for a new line)")
@@ -109,59 +122,23 @@ class MainWindow(QMainWindow):
         self.send_button.setObjectName("primary")
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("stop the reply being written")
+        self.stop_button.setToolTip("stop the reply being written or spoken")
         self.stop_button.clicked.connect(self.stop)
         self.stop_button.hide()
-        row.addWidget(self.talk_button)
+        row.addLayout(talk_col)
         row.addWidget(self.input, 1)
         row.addWidget(self.stop_button)
         row.addWidget(self.send_button)
         col.addWidget(composer)
         outer.addWidget(main, 1)
 
-        side = QFrame()
-        side.setFixedWidth(270)
-        side.setStyleSheet(f"QFrame#side {{ background: {theme.BG}; border-left: 1px solid {theme.LINE}; }}")
-        side.setObjectName("side")
-        sc = QVBoxLayout(side)
-        sc.setContentsMargins(14, 14, 14, 14)
-        sc.setSpacing(12)
-        brand = QHBoxLayout()
-        logo = QLabel()
-        logo.setPixmap(theme.svg_pixmap("icon.svg", 36))
-        name = QLabel("NOVA companion")
-        name.setStyleSheet("font-size: 13pt; font-weight: 700;")
-        brand.addWidget(logo)
-        brand.addWidget(name, 1)
-        sc.addLayout(brand)
-
-        persona = QWidget()
-        pr = QHBoxLayout(persona)
-        pr.setContentsMargins(0, 0, 0, 0)
-        self.persona_icon = QLabel()
-        self.persona_name = QLabel()
-        self.persona_blurb = QLabel()
-        self.persona_blurb.setObjectName("muted")
-        pc = QVBoxLayout()
-        pc.setSpacing(0)
-        pc.addWidget(self.persona_name)
-        pc.addWidget(self.persona_blurb)
-        pr.addWidget(self.persona_icon)
-        pr.addLayout(pc, 1)
-        sc.addWidget(_card("ANSWERING", persona))
-        self.meter = AlphaMeter()
-        sc.addWidget(_card("α · THIS REPLY", self.meter))
-        self.plot = AlphaPlot()
-        sc.addWidget(_card("α · THIS EPISODE", self.plot))
-        sc.addStretch(1)
-        self.new_button = QPushButton("New episode")
-        self.new_button.setToolTip("start a fresh chapter; everything said stays in memory")
+        self.side = Sidebar()
+        self.meter, self.plot = self.side.meter, self.side.plot
+        self.new_button = self.side.new_button
         self.new_button.clicked.connect(self.new_episode_requested)
-        self.settings_button = QPushButton("Settings…")
+        self.settings_button = self.side.settings_button
         self.settings_button.clicked.connect(self.open_settings)
-        sc.addWidget(self.new_button)
-        sc.addWidget(self.settings_button)
-        outer.addWidget(side)
+        outer.addWidget(self.side)
         self.setCentralWidget(central)
 
         bar = self.statusBar()
@@ -179,6 +156,9 @@ class MainWindow(QMainWindow):
         self.send_requested.connect(w.send_text)
         self.rate_requested.connect(w.rate)
         self.star_requested.connect(w.star)
+        self.replay_requested.connect(w.replay)
+        self.conversation.replayed.connect(self.replay_requested)
+        self.talk.audio_ready.connect(w.send_audio)
         self.new_episode_requested.connect(w.new_episode)
         self.settings_changed.connect(w.apply_settings)
         self.conversation.rated.connect(self.rate_requested)
@@ -198,6 +178,11 @@ class MainWindow(QMainWindow):
         w.error.connect(self._on_error)
         w.feedback_saved.connect(self._on_feedback)
         w.episode_started.connect(self._on_episode)
+        w.speech_status.connect(self.talk.set_status)
+        w.heard.connect(self.talk.heard)
+        w.not_heard.connect(self.talk.not_heard)
+        w.audio_state.connect(self.talk.audio_state)
+        w.playback_done.connect(self.talk.playback_done)
 
     # -- user actions -------------------------------------------------------------------------
 
@@ -214,17 +199,27 @@ class MainWindow(QMainWindow):
             return
         self.input.clear()
         bubble = self.conversation.add("user", text)
+        self.queue_pending(bubble)
+        self.send_requested.emit(text)
+
+    def queue_pending(self, bubble) -> None:
+        """A user bubble shown now and stored by the worker later (typed or spoken)."""
         if not self.loaded:
             bubble.set_note("waiting for the model…")
         self._pending.append(bubble)
-        self.send_requested.emit(text)
+
+    def forget_pending(self, bubble) -> None:
+        if bubble in self._pending:
+            self._pending.remove(bubble)
 
     def stop(self) -> None:
         self.worker.cancel.set()  # a thread-safe flag; the worker stops at the next piece
+        self.worker.speech.barge_in(wait=False)
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, self)
         dialog.setStyleSheet(theme.STYLE_SHEET)
+        dialog.test_voice_requested.connect(self.worker.test_voice)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
         dialog.open()
         return dialog
@@ -242,6 +237,7 @@ class MainWindow(QMainWindow):
             self.loaded = False
             self._loads += 1
             self.banner.show_info("Loading…", "Loading with the new settings.")
+        self.talk.set_key(settings.ptt_key)
         self.settings_changed.emit(settings)
         self.status_note.setText("settings saved")
 
@@ -288,6 +284,8 @@ class MainWindow(QMainWindow):
         self.loaded = True
         self.load_info = info
         self.banner.hide()
+        if self.speech_status:
+            self.talk.set_status(self.speech_status)  # text mode found while the model loaded
         self.status_model.setText(f"model: {info['model']}")
         for bubble in self._pending:
             bubble.set_note("")
@@ -305,7 +303,8 @@ class MainWindow(QMainWindow):
         self.model_ready.emit(False)
 
     def _on_busy(self, busy: bool) -> None:
-        self.stop_button.setVisible(busy)
+        self._busy = busy
+        self.stop_button.setVisible(busy or self.speaking)
         if not busy and self._reply is not None and self._reply.message_id is None:
             self._reply.set_note("stopped")
             self._reply = None
@@ -347,10 +346,14 @@ class MainWindow(QMainWindow):
         self.meter.set_alpha(alpha, tribe)
         self.plot.add(alpha)
         self._show_persona(tribe)
-        t = self.last_timings = done["timings"]
-        first = f"first token {t['first_token_ms']:.0f} ms · " if t.get("first_token_ms") else ""
-        self.status_timings.setText(f"last turn: {first}total {t['total_ms']:.0f} ms · {t['tokens']} tokens")
-        self.status_voice.setText(f"voice: {theme.PERSONAS[tribe].name} (text only)")
+        t = self.last_timings = dict(done["timings"])
+        stt = f"heard in {t['stt_ms']:.0f} ms · " if t.get("stt_ms") else ""
+        first = f"first word {t['first_token_ms']:.0f} ms · " if t.get("first_token_ms") else ""
+        self.status_timings.setText(f"last turn: {stt}{first}total {t['total_ms']:.0f} ms")
+        if self.status_note.text() in ("recognising speech…", "listening…"):
+            self.status_note.setText("")
+        spoken = "" if self.speech_status.get("speaking") else " (text only)"
+        self.status_voice.setText(f"voice: {theme.PERSONAS[tribe].name}{spoken}")
 
     def _on_error(self, text: str) -> None:
         self.banner.show_error("Something went wrong", text)
@@ -376,19 +379,7 @@ class MainWindow(QMainWindow):
         self._show_persona(None)
 
     def _show_persona(self, tribe: str | None) -> None:
-        persona = theme.PERSONAS.get(tribe) if tribe else None
-        if persona is None:
-            self.persona_icon.setPixmap(theme.svg_pixmap("icon.svg", 40))
-            self.persona_name.setText("Auto" if self.settings.persona_mode == "auto"
-                                      else theme.PERSONAS[self.settings.persona_mode].name)
-            self.persona_name.setStyleSheet("font-size: 12pt; font-weight: 700;")
-            self.persona_blurb.setText("α picks the voice" if self.settings.persona_mode == "auto"
-                                       else "locked in Settings")
-            return
-        self.persona_icon.setPixmap(theme.avatar(persona.key, 40))
-        self.persona_name.setText(persona.name)
-        self.persona_name.setStyleSheet(f"font-size: 12pt; font-weight: 700; color: {persona.color};")
-        self.persona_blurb.setText(persona.blurb)
+        self.side.show_persona(tribe, self.settings.persona_mode)
 
     # -- shutdown -----------------------------------------------------------------------------
 

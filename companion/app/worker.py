@@ -43,6 +43,11 @@ def readable(exc: BaseException) -> str:
             f"try again, and report it if it keeps happening")
 
 
+VOICE_SAMPLES = {"sora": "Bună seara. Sunt Sora și mă bucur că ești aici.",
+                 "nova": "Salut. Sunt NOVA și îți explic lucrurile pas cu pas.",
+                 "lumin": "Hello. I am Lumin, and I keep my answers short and clear."}
+
+
 class CompanionWorker(QObject):
     # loading
     progress = Signal(str)  # a step of the start-up, for the loading banner
@@ -61,6 +66,12 @@ class CompanionWorker(QObject):
     # actions on replies
     feedback_saved = Signal(int, str, int)  # message id, "rate" | "star" | "unstar", value
     episode_started = Signal(int)
+    # speech
+    speech_status = Signal(object)  # SpeechStatus.to_dict(): what works, and why not
+    heard = Signal(object)  # {"text", "language", "stt_ms"}: the transcript of a spoken turn
+    not_heard = Signal(str)  # a recording that became no turn (silence, error), and why
+    audio_state = Signal(str)  # "transcribing" | "speaking" | "idle"
+    playback_done = Signal(object)  # {"reason", "played_s", "stop_ms", "end_to_audio_ms"}
 
     def __init__(self, settings: AppSettings, model_dir: str | Path | None = None,
                  db_path: str | Path | None = None, history_limit: int = 60):
@@ -72,6 +83,14 @@ class CompanionWorker(QObject):
         self.companion = None
         self.store = None
         self.cancel = threading.Event()  # set from any thread: stop the reply being generated
+        from companion.speech.session import SpeechSession
+
+        # The GUI thread calls speech.start_take()/end_take()/barge_in() directly (cheap and
+        # thread-safe); everything slow (opening devices, STT, synthesis) runs here.
+        self.speech = SpeechSession(on_playback=self._on_playback)
+        self._speech_lock = threading.Lock()
+        self._speech_started = False
+        self._turn_take_ended: float | None = None
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -93,6 +112,9 @@ class CompanionWorker(QObject):
         from companion.memory.store import ConversationStore
 
         self._close()
+        if not self._speech_started:
+            self._speech_started = True
+            self.open_speech()
         started = time.perf_counter()
         try:
             db = self.db_override or self.settings.db_path()
@@ -115,6 +137,34 @@ class CompanionWorker(QObject):
         self.ready.emit({"model": path.name, "model_path": str(path), "db": str(self.store.path),
                          "load_ms": round(load_ms, 1), "store_ms": round(store_ms, 1)})
 
+    @Slot()
+    def open_speech(self) -> None:
+        """Microphone, speaker and speech model, in a thread of their own.
+
+        Loading Whisper holds the GIL for ~250 ms at a time (CTranslate2's model constructor,
+        measured), so it must not run between the turns this thread serves; started beside
+        the model load, it is ready about when the model is.
+        """
+        threading.Thread(target=self._open_speech_now, args=(self.settings,), daemon=True,
+                         name="speech-open").start()
+
+    def _open_speech_now(self, s: AppSettings) -> None:
+        with self._speech_lock:
+            self._open_speech_locked(s)
+
+    def _open_speech_locked(self, s: AppSettings) -> None:
+        from companion.speech.session import SpeechConfig
+
+        try:
+            config = SpeechConfig(input_device=s.input_device, output_device=s.output_device,
+                                  stt=s.stt_config(), speak=s.speak_replies)
+            status = self.speech.open(config)
+        except BaseException as exc:  # noqa: BLE001 - speech failing must leave text working
+            self.speech_status.emit({"listening": False, "speaking": False,
+                                     "input_reason": readable(exc), "output_reason": "", "stt_reason": ""})
+            return
+        self.speech_status.emit(status.to_dict())
+
     @Slot(object)
     def apply_settings(self, settings: AppSettings) -> None:
         """New settings: style, persona and sampling apply at once; new folders reload."""
@@ -128,30 +178,68 @@ class CompanionWorker(QObject):
         config = settings.companion_config()
         self.companion.config = config
         self.companion.policy = VoicePolicy(config.voice_threshold, config.persona_lock)
+        speech = ("input_device", "output_device", "stt_model", "stt_language", "speak_replies")
+        if any(getattr(old, k) != getattr(settings, k) for k in speech):
+            self.open_speech()
         self.notice.emit("settings applied")
 
     # -- a turn -------------------------------------------------------------------------------
 
     @Slot(str)
     def send_text(self, text: str) -> None:
-        from companion.companion import (Notice, ReplyPiece, Retry, TurnDone, UserStored,
-                                         VoiceChosen)
-
         if self.companion is None:
             self.not_sent.emit(text, "not sent: no model is loaded (see the message above); "
                                      "fix the model folder in Settings, then send it again")
             return
+        self._turn_take_ended = None
+        self._run_turn(lambda: self.companion.respond(text))
+
+    @Slot(object)
+    def send_audio(self, audio) -> None:
+        """A push-to-talk recording (float32 mono 16 kHz): recognise it, then answer it."""
+        if self.companion is None:
+            self.not_heard.emit("the model is not loaded yet: wait for it, or fix the model "
+                                "folder in Settings, then speak again")
+            return
+        try:
+            recognizer = self.speech.transcribe_needed()
+        except CompanionError as exc:
+            self.not_heard.emit(str(exc))
+            return
+        self._turn_take_ended = self.speech.take_ended
+        self.audio_state.emit("transcribing")
+        self._run_turn(lambda: self.companion.respond_audio(audio, 16000, recognizer), spoken=True)
+
+    def _run_turn(self, events, spoken: bool = False) -> None:
+        from companion.companion import (Heard, Notice, ReplyPiece, Retry, Sentence, TurnDone,
+                                         UserStored, VoiceChosen)
+
         self.cancel.clear()
         self.busy.emit(True)
+        speaker = self.speech.speaker if self.settings.speak_replies else None
+        speaking = False
+        heard = not spoken
+        last_words = ""  # why a recording became no turn
         try:
-            for event in self.companion.respond(text):
-                if isinstance(event, UserStored):
+            for event in events():
+                if isinstance(event, Heard):
+                    heard = True
+                    self.heard.emit({"text": event.text, "language": event.language, "stt_ms": event.stt_ms})
+                elif isinstance(event, UserStored):
                     self.user_stored.emit(message_dict(event.message))
                 elif isinstance(event, VoiceChosen):
                     self.reply_started.emit(event.tribe.value, event.alpha.as_tuple())
+                    if speaker is not None and not self.cancel.is_set():
+                        speaker.begin(event.tribe)
+                        speaking = True
+                        self.audio_state.emit("speaking")
+                elif isinstance(event, Sentence):
+                    if speaking:
+                        speaker.sentence(event.text)
                 elif isinstance(event, ReplyPiece):
                     self.reply_piece.emit(event.text)
                 elif isinstance(event, Notice):
+                    last_words = event.text
                     self.notice.emit(event.text)
                 elif isinstance(event, Retry):
                     self.notice.emit(f"re-sampling: try {event.attempt} was {event.reason}")
@@ -161,18 +249,74 @@ class CompanionWorker(QObject):
                         "reply": message_dict(event.reply) if event.reply else None,
                         "tribe": event.tribe.value,
                         "alpha": event.alpha.as_tuple(),
-                        "timings": {"first_token_ms": m.first_token_ms, "gen_ms": m.gen_ms,
-                                    "total_ms": m.total_ms, "tokens": m.tokens, "tries": m.tries},
+                        "timings": {"stt_ms": m.stt_ms, "first_token_ms": m.first_token_ms,
+                                    "gen_ms": m.gen_ms, "total_ms": m.total_ms, "tokens": m.tokens,
+                                    "tries": m.tries},
                         "stop_reason": event.stop_reason,
                     })
                 if self.cancel.is_set():
                     # Closing the generator stops the model and stores nothing half-made.
+                    if speaking:
+                        speaker.stop()
                     self.notice.emit("stopped")
                     break
         except BaseException as exc:  # noqa: BLE001
-            self.error.emit(readable(exc))
+            if speaking:
+                speaker.stop()
+            if heard:
+                self.error.emit(readable(exc))
+            else:
+                last_words = readable(exc)
         finally:
+            if not heard:
+                self.not_heard.emit(last_words or "nothing was recognised")
+            if speaking:
+                speaker.end()
+            else:
+                self.audio_state.emit("idle")
             self.busy.emit(False)
+
+    @Slot(int)
+    def replay(self, message_id: int) -> None:
+        """Speak a stored reply again in its persona's voice."""
+        if not self._need_store():
+            return
+        from companion.tribes import Tribe
+
+        try:
+            message = self.store.get_message(message_id)
+            self._turn_take_ended = None
+            self.speech.say(message.text, message.tribe or Tribe.NOVA)
+            self.audio_state.emit("speaking")
+        except CompanionError as exc:
+            self.error.emit(str(exc))
+
+    @Slot(str, object)
+    def test_voice(self, tribe: str, values: dict | None = None) -> None:
+        """A sample sentence in a persona's voice as the settings dialog shows it (unsaved)."""
+        from companion.speech.voices import VoiceProfile
+        from companion.tribes import Tribe
+
+        try:
+            persona = Tribe.parse(tribe)
+            profile = VoiceProfile.named(persona.value)
+            if values:
+                profile = profile.with_overrides(**values)
+            self._turn_take_ended = None
+            self.speech.say(VOICE_SAMPLES[persona.value], persona, profile)
+            self.audio_state.emit("speaking")
+        except CompanionError as exc:
+            self.error.emit(str(exc).replace("<override>", f"{tribe} voice"))
+
+    def _on_playback(self, result) -> None:
+        """Called from the player's thread when playback really ended."""
+        took = self._turn_take_ended
+        end_to_audio = (round((result.first_audio_at - took) * 1000, 1)
+                        if took and result.first_audio_at else None)
+        self.playback_done.emit({"reason": result.reason, "played_s": round(result.played_seconds, 2),
+                                 "stop_ms": round(result.stop_ms, 1), "end_to_audio_ms": end_to_audio,
+                                 "error": result.error})
+        self.audio_state.emit("idle")
 
     @Slot()
     def new_episode(self) -> None:
@@ -211,9 +355,12 @@ class CompanionWorker(QObject):
     @Slot()
     def shutdown(self) -> None:
         self._close()
+        with self._speech_lock:  # an open still running finishes first
+            self.speech.close()
 
     def _close(self) -> None:
         self.companion = None
+        self.speech.barge_in()
         if self.store is not None:
             self.store.close()
             self.store = None

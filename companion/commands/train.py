@@ -22,6 +22,8 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--vocab", type=int, default=4096, help="tokenizer vocabulary size")
     p.add_argument("--tokenizer", help="use this tokenizer.model instead of training one")
     p.add_argument("--seq-len", type=int, help="context length (default: the preset's)")
+    p.add_argument("--dropout", type=float, help="dropout while training (default: the preset's, 0); "
+                   "0.1 helps when a small corpus is seen for many epochs")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--grad-accum", type=int, default=1)
@@ -170,8 +172,11 @@ def run(args) -> int:
     if args.preset not in PRESETS:
         raise CompanionError(f"unknown preset {args.preset!r}: use one of {', '.join(PRESETS)}")
     tokenizer, shard_dir = prepare(args, out)
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise CompanionError(f"--dropout must be in [0, 1), not {args.dropout}")
     model_config = dataclasses.replace(PRESETS[args.preset], vocab_size=tokenizer.vocab_size,
-                                       **({"max_seq_len": args.seq_len} if args.seq_len else {}))
+                                       **({"max_seq_len": args.seq_len} if args.seq_len else {}),
+                                       **({"dropout": args.dropout} if args.dropout is not None else {}))
     config = TrainConfig(
         batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, min_lr=args.lr / 10,
         warmup_steps=args.warmup, max_steps=args.steps, alpha_weight=args.alpha_weight,

@@ -32,6 +32,7 @@ class PlaybackResult:
     first_audio_ms: float  # from play() to the first samples handed to the device
     stop_ms: float = 0.0   # from stop() until the device has played its last sample
     error: str = ""
+    first_audio_at: float = 0.0  # time.perf_counter() of the first audible samples (0: none)
 
 
 class Player:
@@ -180,7 +181,8 @@ class Player:
         reason = "stopped" if self._stop_called else ("error" if self._error else "done")
         first = (self._first_audio - self._start) * 1000 if self._first_audio else 0.0
         stop_ms = (audible_until - self._stop_called) * 1000 if self._stop_called else 0.0
-        self._result = PlaybackResult(reason, self._frames / self.rate, first, stop_ms, self._error)
+        self._result = PlaybackResult(reason, self._frames / self.rate, first, stop_ms, self._error,
+                                      self._first_audio or 0.0)
         self._done.set()
         if self.on_finished:
             self.on_finished(self._result)

@@ -21,13 +21,10 @@ _RANGES = {"pitch": (0.5, 2.0), "speed": (0.25, 4.0), "volume": (0.0, 2.0)}
 
 
 def user_voices_dir() -> Path:
-    """Where user overrides live; COMPANION_CONFIG_DIR moves it (tests, portable installs)."""
-    base = os.environ.get("COMPANION_CONFIG_DIR")
-    if not base:
-        import platformdirs
+    """Where user overrides live: <user config dir>/voices (COMPANION_CONFIG_DIR moves it)."""
+    from companion.config import user_config_dir
 
-        base = platformdirs.user_config_dir("nova-companion", appauthor=False)
-    return Path(base) / "voices"
+    return user_config_dir() / "voices"
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,49 @@ class VoiceProfile:
         return type(self)._build(self.name, values, {k: "<override>" for k in values}, self.source)
 
 
+EDITABLE = ("engine", "voice", "variant", "pitch", "speed", "volume")
+
+
+def save_override(name: str, values: dict, user_dir: Path | None = None) -> Path:
+    """Write the user's override for profile `name` (only EDITABLE keys), validated first.
+
+    Keys equal to the shipped profile's are left out, so a later change of the shipped
+    default still reaches the user. Returns the file written (or removed when empty).
+    """
+    import json
+
+    key = name.strip().lower()
+    folder = user_dir if user_dir is not None else user_voices_dir()
+    shipped = VoiceProfile.named(key, user_dir=Path("/nonexistent"))
+    unknown = sorted(set(values) - set(EDITABLE))
+    if unknown:
+        raise CompanionError(f"voice {key}: cannot set {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+    try:
+        shipped.with_overrides(**values)
+    except CompanionError as exc:
+        raise CompanionError(f"{key} voice: " + str(exc).removeprefix("<override>: ")) from None
+    changed = {k: v for k, v in values.items() if getattr(shipped, k) != v}
+    path = folder / f"{key}.toml"
+    if not changed:
+        path.unlink(missing_ok=True)
+        return path
+
+    def toml_value(v):
+        return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else repr(float(v))
+
+    text = (f"# Your {key} voice (written by the settings dialog); keys here override "
+            f"{shipped.source}.\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in changed.items()))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CompanionError(f"cannot save the voice to {path} ({exc.strerror}): free some disk "
+                             f"space or check the folder's permissions") from None
+    return path
+
+
 def _read_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
@@ -133,4 +173,4 @@ def _resolve_voice_path(voice: str, base: Path) -> str:
     return voice
 
 
-__all__ = ["VoiceProfile", "PROFILE_NAMES", "ENGINES", "user_voices_dir"]
+__all__ = ["VoiceProfile", "PROFILE_NAMES", "ENGINES", "EDITABLE", "save_override", "user_voices_dir"]
