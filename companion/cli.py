@@ -1,8 +1,7 @@
 """Command line: `companion SUBCOMMAND ...` (no subcommand opens the desktop window).
 
 Each subcommand lives in its own module under companion.commands, exposing
-register(subparsers) that adds its parser and sets `func(args) -> int`. Commands whose
-issue has not landed yet are listed with a clear "not yet available" message.
+register(subparsers) that adds its parser and sets `func(args) -> int`.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import sys
 from companion import __version__
 from companion.errors import CompanionError
 
-# (name, module under companion.commands or None while pending, help)
-COMMANDS: list[tuple[str, str | None, str]] = [
+# (name, module under companion.commands, help)
+COMMANDS: list[tuple[str, str, str]] = [
     ("gui", "gui", "open the desktop window (default)"),
     ("chat", "chat", "talk in the terminal (text, optionally spoken)"),
     ("generate", "generate", "continue a prompt or answer one message with a model folder"),
@@ -30,27 +29,9 @@ COMMANDS: list[tuple[str, str | None, str]] = [
     ("star", "memory", "keep a reply as a snapshot"),
     ("rate", "memory", "rate a reply 1..5"),
     ("models", "models", "list, use or roll back model versions"),
-    ("install-desktop", None, "add the app to the desktop menu"),
+    ("install-desktop", "desktop", "add the app to the desktop menu"),
     ("doctor", "doctor", "check the installation and print what was found"),
 ]
-
-PENDING_ISSUE = {
-    "gui": 6, "chat": 5, "say": 4, "listen": 4, "devices": 4, "train": 3, "eval": 3,
-    "finetune": 8, "history": 5, "export": 5, "star": 5, "rate": 5, "models": 8,
-    "install-desktop": 7,
-}
-
-
-def _pending(name: str):
-    def run(args: argparse.Namespace) -> int:
-        print(
-            f"companion {name}: not yet available in this version "
-            f"(planned in issue {PENDING_ISSUE.get(name, '?')}).",
-            file=sys.stderr,
-        )
-        return 3
-
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"companion {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
-        if module is None:
-            p = sub.add_parser(name, help=f"{help_text} [not yet available]", description=help_text)
-            p.set_defaults(func=_pending(name))
-        else:
-            importlib.import_module(f"companion.commands.{module}").register(sub, name, help_text)
+        importlib.import_module(f"companion.commands.{module}").register(sub, name, help_text)
     return parser
 
 

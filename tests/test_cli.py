@@ -46,12 +46,6 @@ def test_broken_model_folder_gives_a_clear_message(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_pending_commands_say_so():
-    out = run("install-desktop")
-    assert out.returncode == 3
-    assert "not yet available" in out.stderr
-
-
 def test_doctor_json():
     out = run("doctor", "--json")
     assert out.returncode == 0

@@ -201,3 +201,67 @@ def test_a_broken_model_folder_shows_a_banner_and_the_window_stays_alive(open_wi
     assert window.isVisible() and window.thread.isRunning()
     QTest.qWait(50)
     assert window.grab().save(str(artifacts / "app_model_error.png"))
+
+
+def test_speech_and_voice_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, artifacts):
+    from companion.speech.voices import VoiceProfile, user_voices_dir
+
+    path = tmp_path / "settings.json"
+    window = open_window(memorised_model_dir, settings_path=path)
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    dialog = window.open_settings()
+    dialog.tabs.setCurrentIndex(1)
+    dialog.speak_replies.setChecked(False)
+    dialog.ptt_key.setText("F9")
+    dialog.stt_model.setCurrentIndex(dialog.stt_model.findData("tiny.en"))
+    dialog.stt_language.setCurrentIndex(dialog.stt_language.findData("en"))
+    dialog.adjustSize()
+    QTest.qWait(50)
+    assert dialog.grab().save(str(artifacts / "app_settings_speech.png"))
+    dialog.tabs.setCurrentIndex(2)
+    sora = dialog.voices.editors["sora"]
+    assert sora.engine.currentData() == "espeak" and sora.pitch.value() == 1.1  # the shipped profile
+    sora.pitch.setValue(1.25)
+    sora.speed.setValue(0.9)
+    QTest.qWait(50)
+    assert dialog.grab().save(str(artifacts / "app_settings_voices.png"))
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert not dialog.isVisible()
+    assert (window.settings.speak_replies, window.settings.ptt_key, window.settings.stt_model,
+            window.settings.stt_language) == (False, "F9", "tiny.en", "en")
+    assert window.talk.key == Qt.Key_F9
+    # Only what differs from the shipped profile is written to the user's override file.
+    override = (user_voices_dir() / "sora.toml").read_text()
+    assert "pitch = 1.25" in override and "speed = 0.9" in override and "engine" not in override
+    assert VoiceProfile.named("sora").pitch == 1.25
+    assert not (user_voices_dir() / "lumin.toml").exists()
+    window.close()
+
+    again = open_window(memorised_model_dir, settings_path=path)
+    dialog = again.open_settings()
+    assert dialog.ptt_key.text() == "F9" and not dialog.speak_replies.isChecked()
+    assert dialog.stt_model.currentText() == "tiny.en" and dialog.stt_language.currentData() == "en"
+    assert dialog.voices.editors["sora"].pitch.value() == 1.25
+    dialog.reject()
+    (user_voices_dir() / "sora.toml").unlink()
+
+
+def test_bad_speech_and_voice_settings_are_explained_and_nothing_is_saved(open_window, memorised_model_dir, tmp_path):
+    from companion.speech.voices import user_voices_dir
+
+    path = tmp_path / "settings.json"
+    window = open_window(memorised_model_dir, settings_path=path)
+    dialog = window.open_settings()
+    dialog.ptt_key.setText("NoSuchKey")
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert dialog.isVisible() and "'NoSuchKey' is not a key name" in dialog.problems.text()
+    dialog.ptt_key.setText("Space")
+    dialog.stt_model.setEditText(str(tmp_path / "no whisper here"))
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert dialog.isVisible() and "faster-whisper model folder" in dialog.problems.text()
+    dialog.stt_model.setCurrentIndex(dialog.stt_model.findData("base"))
+    dialog.voices.editors["lumin"].voice.setText("")
+    QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
+    assert dialog.isVisible() and "lumin voice" in dialog.problems.text() and "'voice'" in dialog.problems.text()
+    assert not path.exists() and not (user_voices_dir() / "lumin.toml").exists()
+    dialog.reject()

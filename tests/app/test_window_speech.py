@@ -164,3 +164,35 @@ def test_an_unknown_microphone_is_text_mode_and_typing_still_works(open_window, 
     QTest.mouseClick(window.send_button, Qt.LeftButton)
     wait_until(lambda: replies(window), 60, "the typed question's reply")
     assert replies(window)[0].text.text() == ANSWER
+
+
+def test_replay_and_test_voice_buttons_speak_on_the_speaker(pulse, open_window, memorised_model_dir,
+                                                           transcriber_base):
+    from companion.app.worker import VOICE_SAMPLES
+
+    window = open_window(memorised_model_dir, **{**GREEDY, "speak_replies": False})
+    ready_to_talk(window)
+    ended = []
+    window.worker.playback_done.connect(ended.append)
+    window.input.setPlainText(QUESTION)
+    QTest.mouseClick(window.send_button, Qt.LeftButton)
+    wait_until(lambda: replies(window), 60, "the typed question's reply")
+    QTest.qWait(500)
+    assert not ended, "speak_replies is off: the reply must not be spoken by itself"
+
+    with pulse.record_speaker() as capture:
+        QTest.mouseClick(replies(window)[0].replay_button, Qt.LeftButton)
+        wait_until(lambda: ended, 30, "the replayed reply")
+    assert ended[0]["reason"] == "done"
+    assert wer(ANSWER, transcriber_base.transcribe(capture.audio, 16000, "en").text) <= 0.3
+
+    dialog = window.open_settings()
+    dialog.tabs.setCurrentIndex(2)
+    lumin = dialog.voices.editors["lumin"]
+    lumin.speed.setValue(1.2)  # unsaved values are what the test plays
+    with pulse.record_speaker() as capture:
+        QTest.mouseClick(lumin.test_button, Qt.LeftButton)
+        wait_until(lambda: len(ended) == 2, 30, "the voice test")
+    dialog.reject()
+    heard = transcriber_base.transcribe(capture.audio, 16000, "en").text
+    assert wer(VOICE_SAMPLES["lumin"], heard) <= 0.3, heard
