@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
+from companion.selftest import word_error_rate as wer  # noqa: F401 - the tests' WER
 from companion.speech.audio import STT_RATE
 
 ENGLISH_SENTENCE = ("The quick brown fox jumps over the lazy dog near the old mill. "
                     "Tomorrow we will walk along the river and count the boats.")
 ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte."
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate (Levenshtein over words; case, punctuation and hyphens ignored)."""
-    norm = lambda s: re.sub(r"[^\w\s']", " ", s.lower()).split()  # noqa: E731
-    ref, hyp = norm(reference), norm(hypothesis)
-    d = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
-    return d[len(hyp)] / max(1, len(ref))
 
 
 class PulseAudio:

@@ -17,11 +17,25 @@ def register(sub, name: str, help_text: str) -> None:
                    help="save a PNG of the window once the model has loaded")
     p.add_argument("--quit-when-ready", action="store_true",
                    help="exit once the model has loaded (after --screenshot): 0 if it loaded, 1 if not")
+    p.add_argument("--self-test", action="store_true",
+                   help="check every part (model, speech recognition, each voice, memory, Qt), print "
+                        "a JSON report and exit 0, or 1 naming the failed parts")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from companion.errors import CompanionError
+
+    if args.self_test:
+        import sys
+
+        from companion.selftest import run_self_test
+
+        report = run_self_test(args.model)
+        print(report.to_json())
+        if not report.ok:
+            print(f"companion: self-test failed: {', '.join(report.failed)}", file=sys.stderr)
+        return 0 if report.ok else 1
 
     try:
         from companion.app.main import run as run_app

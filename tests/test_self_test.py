@@ -1,0 +1,52 @@
+"""`companion --self-test`: every part checked for real, a JSON report, the failing part named."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def self_test(model_dir, config_dir, *extra) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COMPANION_CONFIG_DIR": str(config_dir), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "companion", "--self-test", "--model", str(model_dir), *extra],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_self_test_passes_and_reports_every_part(memorised_model_dir, tmp_path):
+    out = self_test(memorised_model_dir, tmp_path / "config")
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    parts = {p["name"]: p for p in report["parts"]}
+    assert report["ok"] and report["failed"] == []
+    assert set(parts) == {"model", "speech_recognition", "voice_sora", "voice_lumin", "voice_nova", "store", "qt"}
+    assert parts["model"]["details"]["reply"]
+    assert parts["voice_lumin"]["details"]["wer"] <= 0.3
+    assert all(parts[f"voice_{t}"]["details"]["heard"] for t in ("sora", "lumin", "nova"))
+    assert parts["store"]["details"]["integrity"] == "ok"
+
+
+def test_a_broken_voice_fails_the_self_test_and_is_named(memorised_model_dir, tmp_path):
+    voices = tmp_path / "config" / "voices"
+    voices.mkdir(parents=True)
+    (voices / "lumin.toml").write_text('voice = "/nowhere/missing-voice.onnx"\n')
+    out = self_test(memorised_model_dir, tmp_path / "config")
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["failed"] == ["voice_lumin"]
+    lumin = next(p for p in report["parts"] if p["name"] == "voice_lumin")
+    assert "missing-voice.onnx" in lumin["error"]
+    assert "self-test failed: voice_lumin" in out.stderr
+
+
+def test_a_missing_model_fails_only_the_model_part(tmp_path):
+    out = self_test(tmp_path / "no-model", tmp_path / "config")
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["failed"] == ["model"]
+    assert "no-model" in report["parts"][0]["error"]
