@@ -24,6 +24,7 @@ STYLE_LABELS = {"casual": "Casual", "technical": "Technical", "formal": "Formal"
 
 class SettingsDialog(QDialog):
     test_voice_requested = Signal(str, object)  # tribe, the profile values shown (not saved yet)
+    rescan_requested = Signal()  # look for devices plugged in since the app started
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -82,7 +83,14 @@ class SettingsDialog(QDialog):
         self.ptt_key.setPlaceholderText("Space")
         self.ptt_key.setToolTip("a key name such as Space, F9 or Pause; it talks while held, "
                                 "unless the text box has the focus")
-        form.addRow("Microphone", self.input_device)
+        self.rescan = QPushButton("Rescan")
+        self.rescan.setToolTip("look for microphones and speakers plugged in since the app started")
+        self.rescan.clicked.connect(self._rescan)
+        mic_row = QHBoxLayout()
+        mic_row.setSpacing(6)
+        mic_row.addWidget(self.input_device, 1)
+        mic_row.addWidget(self.rescan)
+        form.addRow("Microphone", mic_row)
         form.addRow("Speaker", self.output_device)
         form.addRow("", self.speak_replies)
         form.addRow("Push-to-talk key", self.ptt_key)
@@ -171,6 +179,24 @@ class SettingsDialog(QDialog):
             speak_replies=self.speak_replies.isChecked(), ptt_key=self.ptt_key.text().strip() or "Space",
             stt_model=_combo_value(self.stt_model), stt_language=self.stt_language.currentData(),
         )
+
+    def _rescan(self) -> None:
+        self.rescan.setEnabled(False)
+        self.rescan.setText("Scanning…")
+        self.rescan_requested.emit()
+
+    def set_devices(self, listed: dict) -> None:
+        """New device lists after a rescan; the current choices stay selected."""
+        for combo, names in ((self.input_device, listed.get("inputs", [])),
+                             (self.output_device, listed.get("outputs", []))):
+            chosen = combo.currentData()
+            combo.clear()
+            combo.addItem("System default", "")
+            for name in names:
+                combo.addItem(name, name)
+            _select(combo, chosen or "")
+        self.rescan.setEnabled(True)
+        self.rescan.setText("Rescan")
 
     def result_settings(self) -> AppSettings | None:
         return self._result

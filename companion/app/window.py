@@ -220,6 +220,8 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         dialog.setStyleSheet(theme.STYLE_SHEET)
         dialog.test_voice_requested.connect(self.worker.test_voice)
+        dialog.rescan_requested.connect(self.worker.rescan_devices)
+        self.worker.devices_listed.connect(dialog.set_devices)
         dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
         dialog.open()
         return dialog

@@ -72,6 +72,7 @@ class CompanionWorker(QObject):
     not_heard = Signal(str)  # a recording that became no turn (silence, error), and why
     audio_state = Signal(str)  # "transcribing" | "speaking" | "idle"
     playback_done = Signal(object)  # {"reason", "played_s", "stop_ms", "end_to_audio_ms"}
+    devices_listed = Signal(object)  # {"inputs": [names], "outputs": [names]} after a rescan
 
     def __init__(self, settings: AppSettings, model_dir: str | Path | None = None,
                  db_path: str | Path | None = None, history_limit: int = 60):
@@ -147,6 +148,29 @@ class CompanionWorker(QObject):
         """
         threading.Thread(target=self._open_speech_now, args=(self.settings,), daemon=True,
                          name="speech-open").start()
+
+    @Slot()
+    def rescan_devices(self) -> None:
+        """Look for microphones and speakers plugged in since start (the settings' Rescan)."""
+        threading.Thread(target=self._rescan_now, daemon=True, name="speech-rescan").start()
+
+    def _rescan_now(self) -> None:
+        from companion.speech.devices import list_devices, refresh
+
+        with self._speech_lock:
+            self.speech.close_devices()  # PortAudio rescans only with every stream closed
+            listed = {"inputs": [], "outputs": []}
+            try:
+                refresh()
+                for d in list_devices():
+                    if d.max_inputs:
+                        listed["inputs"].append(d.name)
+                    if d.max_outputs:
+                        listed["outputs"].append(d.name)
+            except CompanionError as exc:
+                self.error.emit(str(exc))
+            self.devices_listed.emit(listed)
+            self._open_speech_locked(self.settings)
 
     def _open_speech_now(self, s: AppSettings) -> None:
         with self._speech_lock:

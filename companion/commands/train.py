@@ -104,7 +104,11 @@ def _record_run(out: Path, result, data) -> None:
     """Training facts for the model card, beside the model (best/training.json)."""
     if not (out / "best").is_dir():
         return
-    facts = {"steps": result.steps, "tokens_seen": result.tokens_seen, "seconds": round(result.seconds, 1),
+    import shlex
+
+    command = "companion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    facts = {"command": command, "steps": result.steps, "tokens_seen": result.tokens_seen,
+             "seconds": round(result.seconds, 1),
              "best_val_loss": round(result.best_val_loss, 4), "train_tokens": data.tokens("train"),
              "val_tokens": data.tokens("val"), "stopped_early": result.stopped_early}
     (out / "best" / "training.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")

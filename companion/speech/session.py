@@ -187,6 +187,16 @@ class SpeechSession:
         self.speaker.stop()
         self.player.play(speak(text, profile or self._voice_for(tribe)))
 
+    def close_devices(self) -> None:
+        """Close the microphone and speaker streams (PortAudio rescans only with none open);
+        the speech model stays loaded. The next open() reopens them."""
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.player is not None:
+            self.player.close()
+        self.recorder = self.player = self.speaker = None
+        self.status = SpeechStatus(stt_model=self.status.stt_model, stt_reason=self.status.stt_reason)
+
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()

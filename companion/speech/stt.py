@@ -27,6 +27,10 @@ class SttConfig:
     device: str = "cpu"            # "cpu" or "cuda"
     compute_type: str = "int8"     # int8 keeps base fast on a laptop CPU
     language: str = "auto"         # "auto", "ro" or "en"
+    # What "auto" chooses among: the companion speaks Romanian and English, and an unsure
+    # Whisper (a short or accented clip) otherwise answers Polish or Portuguese, measured on
+    # espeak's Romanian ("Um funkcjonana unrota r." for "Cum funcționează un router?").
+    auto_languages: tuple[str, ...] = ("ro", "en")
     max_seconds: float = 60.0      # longer recordings are refused (push-to-talk is short)
     silence_dbfs: float = -50.0    # below this RMS level a recording counts as silent
     beam_size: int = 1
@@ -98,14 +102,28 @@ class Transcriber:
             return Transcript("", _lang_or(language), "silent", audio_seconds=seconds,
                               warnings=warnings)
         start = time.perf_counter()
+        detected_p = None
+        if language == "auto" and self.multilingual and self.config.auto_languages:
+            language, detected_p = self._detect(audio)
         segments, info = self.model.transcribe(
             audio, language=None if language == "auto" else language,
             beam_size=self.config.beam_size, vad_filter=False,
             condition_on_previous_text=False, without_timestamps=True)
         text = " ".join(s.text.strip() for s in segments).strip()
         ms = (time.perf_counter() - start) * 1000
+        probability = detected_p if detected_p is not None else info.language_probability
         return Transcript(text, info.language, "ok" if text else "silent",
-                          float(info.language_probability), seconds, ms, warnings)
+                          float(probability), seconds, ms, warnings)
+
+    def _detect(self, audio: np.ndarray) -> tuple[str, float | None]:
+        """The likeliest of config.auto_languages and its probability. faster-whisper's own
+        "auto" runs the same detection pass before decoding, so choosing here costs nothing."""
+        _, _, probabilities = self.model.detect_language(audio)
+        allowed = {lang: p for lang, p in probabilities if lang in self.config.auto_languages}
+        if not allowed:
+            return "auto", None
+        best = max(allowed, key=allowed.get)
+        return best, allowed[best]
 
 
 def prepare_audio(audio, sample_rate: int, config: SttConfig) -> tuple[np.ndarray, tuple[str, ...]]:

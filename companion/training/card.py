@@ -41,6 +41,11 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         f"{training.get('train_tokens', '?')} / {training.get('val_tokens', '?')}",
         f"- best validation loss (LM + λ·tribe): {training.get('best_val_loss', meta.get('val_loss', '?'))}",
         f"- settings: {json.dumps(meta.get('train_config', {}))}",
+    ]
+    if training.get("command"):
+        lines += ["", "Reproduce it (a CPU run; `--device cuda` on a GPU):", "", "```bash",
+                  training["command"], "```"]
+    lines += [
         "",
         "## Data per tribe",
         "",

@@ -196,3 +196,18 @@ def test_replay_and_test_voice_buttons_speak_on_the_speaker(pulse, open_window, 
     dialog.reject()
     heard = transcriber_base.transcribe(capture.audio, 16000, "en").text
     assert wer(VOICE_SAMPLES["lumin"], heard) <= 0.3, heard
+
+
+def test_rescan_lists_devices_and_the_microphone_works_again(pulse, open_window, memorised_model_dir):
+    window = open_window(memorised_model_dir, **GREEDY)
+    ready_to_talk(window)
+    statuses = []
+    window.worker.speech_status.connect(statuses.append)
+    dialog = window.open_settings()
+    QTest.mouseClick(dialog.rescan, Qt.LeftButton)
+    assert not dialog.rescan.isEnabled()
+    wait_until(lambda: dialog.rescan.isEnabled() and statuses, 60, "the rescan and the reopened devices")
+    names = [dialog.input_device.itemData(i) for i in range(dialog.input_device.count())]
+    assert "" in names and len(names) >= 2, names  # System default + what PulseAudio offers
+    assert statuses[-1]["listening"] and window.talk_button.isEnabled()
+    dialog.reject()

@@ -138,3 +138,29 @@ def test_wav_files_round_trip_and_bad_files(tmp_path):
     (tmp_path / "text.wav").write_text("hello")
     with pytest.raises(CompanionError, match="is not a PCM WAV file .*ffmpeg -i text.wav"):
         read_wav(tmp_path / "text.wav")
+
+
+def test_auto_chooses_between_romanian_and_english_only(transcriber_base):
+    """espeak's robotic Romanian, unrestricted, was heard as Polish; auto keeps to ro and en."""
+    from companion.speech.audio import concat
+    from companion.speech.tts import speak
+    from companion.speech.voices import VoiceProfile
+    from pathlib import Path
+
+    question = "Cum funcționează un router?"
+    audio = concat(speak(question, VoiceProfile.named("nova", user_dir=Path("/nonexistent"))))
+    result = transcriber_base.transcribe(audio.samples, audio.sample_rate, "auto")
+    print(f"auto: {result.language} ({result.language_probability:.2f}): {result.text!r}")
+    assert result.language == "ro" and 0 < result.language_probability <= 1
+    english = transcriber_base.transcribe(*_piper(ENGLISH_SENTENCE), "auto")
+    assert english.language == "en" and wer(ENGLISH_SENTENCE, english.text) <= 0.15
+
+
+def _piper(text: str):
+    from companion.speech.audio import concat
+    from companion.speech.tts import speak
+    from companion.speech.voices import VoiceProfile
+    from pathlib import Path
+
+    audio = concat(speak(text, VoiceProfile.named("lumin", user_dir=Path("/nonexistent"))))
+    return audio.samples, audio.sample_rate
