@@ -81,9 +81,13 @@ def lumin_wav(tmp_path_factory) -> Path:
     return write_wav(tmp_path_factory.mktemp("wav") / "lumin.wav", audio.samples, audio.sample_rate)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
-    """A private PulseAudio server, made PortAudio's default input and output."""
+    """A private PulseAudio server, made PortAudio's default input and output.
+
+    One per test module: the window's tests leave the server's streams in a state (grown
+    latency after underruns) that made the next module's barge-in timing flaky.
+    """
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
         pytest.skip("pulseaudio is not installed (apt-get install pulseaudio pulseaudio-utils "
                     "libasound2-plugins libportaudio2; ./setup.sh --dev does)")
