@@ -100,6 +100,27 @@ def prepare(args, out: Path):
     return tokenizer, shard_dir
 
 
+def prepare_once(args, out: Path):
+    """prepare() on rank 0 only; under torchrun the other ranks wait for its tokenizer.
+
+    Every rank writing the same shard files raced (one rank's rename of a .partial file
+    failed: seen in the DDP test). The tokenizer is saved after the shards, so it is the sign.
+    """
+    import os
+    import time
+
+    from companion.errors import CompanionError
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        return prepare(args, out)
+    deadline = time.monotonic() + 3600
+    while not (out / "tokenizer.model").is_file():
+        if time.monotonic() > deadline:
+            raise CompanionError(f"rank {os.environ['RANK']}: rank 0 did not prepare {out} within an hour")
+        time.sleep(0.5)
+    return prepare(args, out)
+
+
 def _record_run(out: Path, result, data) -> None:
     """Training facts for the model card, beside the model (best/training.json)."""
     if not (out / "best").is_dir():
@@ -175,7 +196,7 @@ def run(args) -> int:
         shutil.rmtree(out / STATE_DIR)
     if args.preset not in PRESETS:
         raise CompanionError(f"unknown preset {args.preset!r}: use one of {', '.join(PRESETS)}")
-    tokenizer, shard_dir = prepare(args, out)
+    tokenizer, shard_dir = prepare_once(args, out)
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise CompanionError(f"--dropout must be in [0, 1), not {args.dropout}")
     model_config = dataclasses.replace(PRESETS[args.preset], vocab_size=tokenizer.vocab_size,
