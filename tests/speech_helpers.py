@@ -83,12 +83,7 @@ class SpeakerCapture:
         self.proc = subprocess.Popen(
             ["parec", "-d", "speaker.monitor", "--raw", "--format=float32le", "--channels=1",
              f"--rate={STT_RATE}", "--latency-msec=10"], env=self.pulse.env, stdout=self.out)
-        # Until parec delivers (the null sink's monitor streams silence once connected): a
-        # fixed 0.3 s was sometimes too short for the first capture of a fresh server.
-        deadline = time.monotonic() + 5
-        while self.samples_so_far() == 0 and time.monotonic() < deadline and self.proc.poll() is None:
-            time.sleep(0.02)
-        time.sleep(0.1)
+        time.sleep(0.3)  # let parec connect before the app starts playing
         self.started = time.perf_counter()
         return self
 
