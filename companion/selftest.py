@@ -121,15 +121,9 @@ def run_self_test(model_dir: str | Path | None = None, with_qt: bool = True) -> 
                 raise RuntimeError(f"a message written to {db} was not found again by search")
 
     def qt(d: dict) -> None:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtWidgets import QApplication, QLabel
+        from companion.app.selfcheck import render_check
 
-        app = QApplication.instance() or QApplication(["companion-self-test"])
-        label = QLabel("NOVA companion")
-        label.resize(200, 40)
-        if label.grab().isNull():
-            raise RuntimeError("Qt could not render a widget")
-        d.update(platform=app.platformName())
+        d.update(render_check())
 
     part("model", model)
     part("speech_recognition", stt)

@@ -190,10 +190,7 @@ class SettingsDialog(QDialog):
         for combo, names in ((self.input_device, listed.get("inputs", [])),
                              (self.output_device, listed.get("outputs", []))):
             chosen = combo.currentData()
-            combo.clear()
-            combo.addItem("System default", "")
-            for name in names:
-                combo.addItem(name, name)
+            _fill(combo, names)
             _select(combo, chosen or "")
         self.rescan.setEnabled(True)
         self.rescan.setText("Rescan")
@@ -228,16 +225,22 @@ def _tab(tabs: QTabWidget, title: str) -> QVBoxLayout:
 def _device_combo(kind: str) -> QComboBox:
     """System default + the devices PortAudio sees now (names are saved, not indexes)."""
     combo = QComboBox()
-    combo.addItem("System default", "")
+    names = []
     try:
         from companion.speech.devices import list_devices
 
-        for d in list_devices():
-            if (d.max_inputs if kind == "input" else d.max_outputs) > 0:
-                combo.addItem(f"{d.name}  ({d.hostapi})", d.name)
+        names = [d.name for d in list_devices() if (d.max_inputs if kind == "input" else d.max_outputs) > 0]
     except CompanionError as exc:
         combo.setToolTip(str(exc))
+    _fill(combo, names)
     return combo
+
+
+def _fill(combo: QComboBox, names: list[str]) -> None:
+    combo.clear()
+    combo.addItem("System default", "")
+    for name in names:
+        combo.addItem(name, name)
 
 
 def _select(combo: QComboBox, value: str) -> None:

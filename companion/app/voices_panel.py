@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 
 from companion.app import theme
 from companion.errors import CompanionError
-from companion.speech.voices import ENGINES, VoiceProfile, save_override
+from companion.speech.voices import ENGINES, VoiceProfile, check_override, save_override
 
 ENGINE_LABELS = {"piper": "Piper (neural, .onnx voice)", "espeak": "espeak-ng (built in)",
                  "coqui": "Coqui TTS (model folder)"}
@@ -124,16 +124,9 @@ class VoicesPanel(QWidget):
     def save(self) -> None:
         """Validate every voice first, then write: a bad value saves nothing."""
         for editor in self.editors.values():
-            _check(editor)
+            check_override(editor.tribe, editor.values())
         for editor in self.editors.values():
             editor.save()
-
-
-def _check(editor: VoiceEditor) -> None:
-    try:
-        VoiceProfile.named(editor.tribe, user_dir=Path("/nonexistent")).with_overrides(**editor.values())
-    except CompanionError as exc:
-        raise CompanionError(f"{editor.tribe} voice: " + str(exc).removeprefix("<override>: ")) from None
 
 
 def _factor(lo: float, hi: float) -> QDoubleSpinBox:

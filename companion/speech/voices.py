@@ -116,6 +116,23 @@ class VoiceProfile:
 EDITABLE = ("engine", "voice", "variant", "pitch", "speed", "volume")
 
 
+def check_override(name: str, values: dict) -> VoiceProfile:
+    """The shipped profile `name`, after checking that `values` would be a valid override of it.
+
+    Raises a CompanionError naming the voice and the key (nothing is written).
+    """
+    key = name.strip().lower()
+    shipped = VoiceProfile.named(key, user_dir=Path("/nonexistent"))
+    unknown = sorted(set(values) - set(EDITABLE))
+    if unknown:
+        raise CompanionError(f"voice {key}: cannot set {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
+    try:
+        shipped.with_overrides(**values)
+    except CompanionError as exc:
+        raise CompanionError(f"{key} voice: " + str(exc).removeprefix("<override>: ")) from None
+    return shipped
+
+
 def save_override(name: str, values: dict, user_dir: Path | None = None) -> Path:
     """Write the user's override for profile `name` (only EDITABLE keys), validated first.
 
@@ -126,14 +143,7 @@ def save_override(name: str, values: dict, user_dir: Path | None = None) -> Path
 
     key = name.strip().lower()
     folder = user_dir if user_dir is not None else user_voices_dir()
-    shipped = VoiceProfile.named(key, user_dir=Path("/nonexistent"))
-    unknown = sorted(set(values) - set(EDITABLE))
-    if unknown:
-        raise CompanionError(f"voice {key}: cannot set {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
-    try:
-        shipped.with_overrides(**values)
-    except CompanionError as exc:
-        raise CompanionError(f"{key} voice: " + str(exc).removeprefix("<override>: ")) from None
+    shipped = check_override(key, values)
     changed = {k: v for k, v in values.items() if getattr(shipped, k) != v}
     path = folder / f"{key}.toml"
     if not changed:
@@ -173,4 +183,4 @@ def _resolve_voice_path(voice: str, base: Path) -> str:
     return voice
 
 
-__all__ = ["VoiceProfile", "PROFILE_NAMES", "ENGINES", "EDITABLE", "save_override", "user_voices_dir"]
+__all__ = ["VoiceProfile", "PROFILE_NAMES", "ENGINES", "EDITABLE", "check_override", "save_override", "user_voices_dir"]
