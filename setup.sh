@@ -14,7 +14,8 @@ for arg in "$@"; do
   esac
 done
 
-read_list() { grep -v '^\s*#' "$1" | grep -v '^\s*$' || true; }
+# One package per line; '#' starts a comment (whole line or after the name).
+read_list() { sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$1" | grep -v '^$' || true; }
 
 debs=$(read_list packaging/debian-packages.txt)
 if [ "$dev" = 1 ]; then debs="$debs $(read_list packaging/debian-packages-dev.txt)"; fi
