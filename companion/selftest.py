@@ -20,8 +20,11 @@ from pathlib import Path
 
 # A round trip through Whisper base must keep most of the sentence. Piper's English keeps
 # words (WER); espeak's robotic Romanian loses diacritics and word endings even when it is
-# understandable, so it is held to a character error rate (measured here: WER 0.86, CER ~0.3).
-MAX_ERROR = {"lumin": ("word", 0.3), "sora": ("char", 0.45), "nova": ("char", 0.45)}
+# understandable, so it is held to a character error rate. espeak's female variant adds random
+# breath noise, so the audio differs every run: greedy decoding measured CER 0.19-0.35 for Sora
+# and 0.29-0.35 for NOVA (12 runs each); noise scores 1.0 and English audio 11.3, so 0.55
+# still catches a broken voice.
+MAX_ERROR = {"lumin": ("word", 0.3), "sora": ("char", 0.55), "nova": ("char", 0.55)}
 SENTENCES = {"lumin": "Hello. I keep my answers short and clear.",
              "sora": "Bună seara. Mă bucur că ești aici, lângă mine.",
              "nova": "Salut. Îți explic lucrurile pas cu pas, cu răbdare."}
@@ -84,7 +87,9 @@ def run_self_test(model_dir: str | Path | None = None, with_qt: bool = True) -> 
         from companion.speech.stt import SttConfig, Transcriber
 
         for name in ("base", "tiny.en"):
-            transcribers[name] = Transcriber.load(SttConfig(model=name))
+            # Greedy only: with the sampling fallback the same espeak audio was heard with a
+            # character error rate from 0.16 to 0.51 in four runs, and the check flaked.
+            transcribers[name] = Transcriber.load(SttConfig(model=name, temperatures=(0.0,)))
             d[f"{name}_load_ms"] = round(transcribers[name].load_ms, 1)
 
     def voice(tribe: str) -> Callable[[dict], None]:

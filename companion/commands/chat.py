@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     )
     speaker = None  # after the model check: a missing model is the first thing to fix
     if args.speak:
-        from companion.speech.player import Player
+        from companion.speech.player import open_player
         from companion.speech.speaker import ReplySpeaker
 
-        speaker = ReplySpeaker(Player(args.output_device))
+        speaker = ReplySpeaker(open_player(args.output_device))
     companion = Companion.load(model, args.db, config, versions=versions)
     try:
         if args.text is not None:

@@ -45,9 +45,9 @@ def run_say(args) -> int:
         path = write_wav(args.out, audio.samples, audio.sample_rate)
         print(f"{path} ({audio.seconds:.2f} s, {audio.sample_rate} Hz, voice {profile.name})")
         return 0
-    from companion.speech.player import Player
+    from companion.speech.player import open_player
 
-    with Player(args.device) as player:
+    with open_player(args.device) as player:
         result = player.play_blocking(chunks)
     if result.reason == "error":
         print(f"companion say: playback failed: {result.error}", file=sys.stderr)

@@ -5,11 +5,23 @@ reopening a PortAudio stream per utterance is slow, and through the ALSA → Pul
 a stream reopened after an abort was measured to underflow and lose most of its audio.
 Chunks are resampled (soxr) to the device rate in a feeder thread, so synthesis of the next
 sentence overlaps playback of this one. stop() empties the queue, so the next 10 ms block is
-silence; what remains is the device's own buffer (PortAudio "low" latency, ~30 ms here).
+silence; what remains is the device's own buffer (`latency_s`).
+
+Why 150 ms of device buffer and not PortAudio's "low" (~20 ms): the callback is Python, so it
+needs the GIL, and in the app the worker, Qt and TTS threads hold it. Measured on 2 cores with
+two GIL-busy threads beside a 3-utterance playback (benchmarks/bench_player.py, PulseAudio null sink
+through the ALSA pulse plugin): 0.02 s (PortAudio's "low") → 823 underflows and 1.4 s of 9.7 s audio lost — the
+plugin answers an underrun by reconnecting its stream, dropping what PulseAudio still held,
+while the player reported "done" (the desktop app's lost sentences); 0.1 s → 39 underflows;
+0.15 s → 0; 0.2 s → 0. Barge-in then takes about the buffer (stop_ms 172 ms at 0.15 s).
+Flushing the device on stop (abort() + start()) was tried: through the pulse plugin it
+shifted and cut the following utterances, so stop() lets the buffer play out instead.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -29,23 +41,46 @@ class PlaybackResult:
 
     reason: str
     played_seconds: float
-    first_audio_ms: float  # from play() to the first samples handed to the device
+    first_audio_ms: float  # from play() until the first samples are audible (device buffer included)
     stop_ms: float = 0.0   # from stop() until the device has played its last sample
     error: str = ""
     first_audio_at: float = 0.0  # time.perf_counter() of the first audible samples (0: none)
+    underflows: int = 0    # device buffer ran dry (audio may have been dropped by the driver)
+
+
+def open_player(device: str | int | None = None,
+                on_finished: Callable[[PlaybackResult], None] | None = None):
+    """The player for `device`: on Linux the default output goes straight to the PulseAudio
+    (or PipeWire) server when one answers (no GIL-bound callback; barge-in flushes the server),
+    otherwise — a named device, another OS, no server — the PortAudio Player.
+    COMPANION_AUDIO_BACKEND=portaudio forces PortAudio."""
+    from companion.speech.pulse_player import PULSE_DEFAULT_NAMES, PulsePlayer
+
+    default = device is None or str(device).strip().lower() in PULSE_DEFAULT_NAMES
+    if (default and sys.platform.startswith("linux")
+            and os.environ.get("COMPANION_AUDIO_BACKEND", "").lower() != "portaudio"):
+        try:
+            return PulsePlayer(on_finished=on_finished)
+        except CompanionError:
+            pass  # no server (or no pasimple): PortAudio reaches ALSA directly
+    return Player(device, on_finished=on_finished)
 
 
 class Player:
     """Plays one utterance at a time on an output device (None = system default)."""
 
+    backend = "portaudio"
+
     def __init__(self, device: str | int | None = None, block_ms: float = 10.0,
-                 on_finished: Callable[[PlaybackResult], None] | None = None):
+                 on_finished: Callable[[PlaybackResult], None] | None = None,
+                 latency_s: float = 0.15):
         self.device = find_device(device, "output")
         if self.device is None:
             raise CompanionError("no audio output device: speech cannot be played "
                                  "(use --out FILE.wav to write it to a file)")
         self.rate = int(self.device.default_rate)
         self.block = max(64, int(self.rate * block_ms / 1000))
+        self.latency_s = latency_s
         self.on_finished = on_finished
         self._stream = None
         self._lock = threading.Lock()
@@ -73,6 +108,7 @@ class Player:
             self._first_audio = None
             self._stop_called = 0.0
             self._error = ""
+            self._underflows = 0
             self._result = None
             self._finishing = False
             self._done.clear()
@@ -88,8 +124,11 @@ class Player:
             self._stop_called = time.perf_counter()
             self._queue.clear()
             self._feeding = False
-        self._done.wait(1.0)
-        return self._result.stop_ms if self._result else 0.0
+            utterance = self._utterance
+        # What the device holds still plays (latency_s); a later play() must not start before.
+        self._done.wait(self.latency_s + 2.0)
+        result = self._result
+        return result.stop_ms if result and self._utterance == utterance else 0.0
 
     def wait(self, timeout: float | None = None) -> PlaybackResult | None:
         """Block until playback really ended (the device played its last sample)."""
@@ -99,6 +138,10 @@ class Player:
     @property
     def playing(self) -> bool:
         return not self._done.is_set()
+
+    @property
+    def name(self) -> str:
+        return self.device.name
 
     def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
         self.play(chunks)
@@ -126,7 +169,7 @@ class Player:
         try:
             self._stream = sd.OutputStream(
                 device=self.device.index, samplerate=self.rate, channels=1, dtype="float32",
-                blocksize=self.block, latency="low", callback=self._callback)
+                blocksize=self.block, latency=self.latency_s, callback=self._callback)
             self._stream.start()
         except sd.PortAudioError as exc:
             self._stream = None
@@ -163,26 +206,32 @@ class Player:
             out[filled:] = 0.0
             if self._done.is_set() or self._finishing:
                 return
+            if status.output_underflow:
+                self._underflows += 1
             now = time.perf_counter()
+            # These samples reach the speaker after what the device still holds (PortAudio's
+            # estimate of its output buffer).
+            ahead = max(0.0, min(time_info.outputBufferDacTime - time_info.currentTime, 2.0))
             if filled and self._first_audio is None:
-                self._first_audio = now
+                self._first_audio = now + ahead
             self._frames += filled
             if self._feeding or self._queue:
                 return
-            # Nothing more to play: the last sample reaches the speaker after what the device
-            # still holds (PortAudio's estimate of its output buffer).
             self._finishing = True
-            ahead = max(0.0, min(time_info.outputBufferDacTime - time_info.currentTime, 2.0))
             audible_until = now + ahead + filled / self.rate
+            utterance = self._utterance
         threading.Timer(max(0.0, audible_until - time.perf_counter()), self._report,
-                        args=(audible_until,)).start()
+                        args=(utterance, audible_until)).start()
 
-    def _report(self, audible_until: float) -> None:
-        reason = "stopped" if self._stop_called else ("error" if self._error else "done")
-        first = (self._first_audio - self._start) * 1000 if self._first_audio else 0.0
-        stop_ms = (audible_until - self._stop_called) * 1000 if self._stop_called else 0.0
-        self._result = PlaybackResult(reason, self._frames / self.rate, first, stop_ms, self._error,
-                                      self._first_audio or 0.0)
-        self._done.set()
+    def _report(self, utterance: int, audible_until: float) -> None:
+        with self._lock:
+            if utterance != self._utterance:
+                return  # a later play() took over; its own report will come
+            reason = "stopped" if self._stop_called else ("error" if self._error else "done")
+            first = (self._first_audio - self._start) * 1000 if self._first_audio else 0.0
+            stop_ms = (audible_until - self._stop_called) * 1000 if self._stop_called else 0.0
+            self._result = PlaybackResult(reason, self._frames / self.rate, first, stop_ms,
+                                          self._error, self._first_audio or 0.0, self._underflows)
+            self._done.set()
         if self.on_finished:
             self.on_finished(self._result)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from companion.errors import CompanionError
-from companion.speech.player import PlaybackResult, Player
+from companion.speech.player import PlaybackResult, Player, open_player
+from companion.speech.pulse_player import PulsePlayer
 from companion.speech.recorder import READY, RECORDING, Recorder
 from companion.speech.speaker import ReplySpeaker
 from companion.speech.stt import SttConfig, Transcriber
@@ -68,7 +69,7 @@ class SpeechSession:
         self.status = SpeechStatus()
         self.recorder: Recorder | None = None
         self.transcriber: Transcriber | None = None
-        self.player: Player | None = None
+        self.player: Player | PulsePlayer | None = None
         self.speaker: ReplySpeaker | None = None
         self.level_dbfs = -100.0  # the latest input level (written by the audio thread)
         self.take_started: float | None = None
@@ -116,7 +117,7 @@ class SpeechSession:
             self.player.close()
         self.player = self.speaker = None
         try:
-            self.player = Player(config.output_device or None, on_finished=self._finished)
+            self.player = open_player(config.output_device or None, on_finished=self._finished)
         except CompanionError as exc:
             return replace(status, output_device="", output_reason=str(exc))
         self.speaker = ReplySpeaker(self.player, self._voice_for)
@@ -127,9 +128,9 @@ class SpeechSession:
             try:
                 engine_for(self._voice_for(tribe))
             except CompanionError as exc:
-                return replace(status, output_device=self.player.device.name,
+                return replace(status, output_device=self.player.name,
                                output_reason=f"the {tribe.value} voice cannot be loaded: {exc}")
-        return replace(status, output_device=self.player.device.name, output_reason="")
+        return replace(status, output_device=self.player.name, output_reason="")
 
     # -- push to talk (any thread) ----------------------------------------------------------
 

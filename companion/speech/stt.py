@@ -35,6 +35,9 @@ class SttConfig:
     silence_dbfs: float = -50.0    # below this RMS level a recording counts as silent
     beam_size: int = 1
     cpu_threads: int = 0           # 0: CTranslate2 decides
+    # faster-whisper's fallback: an unsure segment is decoded again by sampling at the next
+    # temperature. Helps real speech; makes the text vary run to run (`(0.0,)`: deterministic).
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Transcriber:
         segments, info = self.model.transcribe(
             audio, language=None if language == "auto" else language,
             beam_size=self.config.beam_size, vad_filter=False,
+            temperature=list(self.config.temperatures),
             condition_on_previous_text=False, without_timestamps=True)
         text = " ".join(s.text.strip() for s in segments).strip()
         ms = (time.perf_counter() - start) * 1000

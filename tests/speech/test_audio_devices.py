@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from speech_helpers import ENGLISH_SENTENCE, wer
+from speech_helpers import ENGLISH_SENTENCE, heard_best, wer
 
 from companion.errors import CompanionError
 from companion.speech.audio import AudioChunk, concat, read_wav, write_wav
 from companion.speech.devices import find_device, list_devices
-from companion.speech.player import Player
+from companion.speech.player import Player, open_player
+from companion.speech.pulse_player import PulsePlayer
 from companion.speech.recorder import ERROR, READY, Recorder
 
 pytestmark = pytest.mark.slow
@@ -74,9 +75,9 @@ def test_say_with_lumin_into_the_virtual_speaker_and_back(pulse, transcriber_bas
             [sys.executable, "-m", "companion", "say", ENGLISH_SENTENCE, "--voice", "lumin"],
             env={**os.environ}, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
-    result = transcriber_base.transcribe(capture.audio)
-    print(f"say lumin → speaker → base: WER {wer(ENGLISH_SENTENCE, result.text):.2%}: {result.text!r}")
-    assert wer(ENGLISH_SENTENCE, result.text) <= 0.10
+    heard = heard_best(transcriber_base, capture.audio, ENGLISH_SENTENCE)
+    print(f"say lumin → speaker → base: WER {wer(ENGLISH_SENTENCE, heard):.2%}: {heard!r}")
+    assert wer(ENGLISH_SENTENCE, heard) <= 0.10
 
 
 def _loud_blocks(audio: np.ndarray, threshold: float = 0.05) -> np.ndarray:
@@ -85,11 +86,46 @@ def _loud_blocks(audio: np.ndarray, threshold: float = 0.05) -> np.ndarray:
     return np.nonzero(env > threshold)[0]
 
 
-def test_barge_in_stop_silences_within_50_ms(pulse):
+def make_player(backend: str, **kw):
+    return PulsePlayer(**kw) if backend == "pulseaudio" else Player(**kw)
+
+
+# How long after stop() sound may still come out: PulseAudio's queue is flushed; PortAudio's
+# device buffer (latency_s, 0.15 s: see player.py for why) plays out.
+STOP_BOUND_MS = {"pulseaudio": 50, "portaudio": 250}
+
+
+def test_the_default_output_goes_straight_to_pulseaudio(pulse, monkeypatch):
+    with open_player() as player:
+        assert player.backend == "pulseaudio"
+    with open_player("pulse") as player:
+        assert player.backend == "pulseaudio"
+    monkeypatch.setenv("COMPANION_AUDIO_BACKEND", "portaudio")
+    with open_player() as player:
+        assert player.backend == "portaudio"
+
+
+def test_without_a_pulseaudio_server_the_default_output_is_portaudio(pulse, monkeypatch):
+    monkeypatch.setenv("PULSE_SERVER", "unix:/nonexistent/pulse-socket")
+    with pytest.raises(CompanionError, match="no PulseAudio server"):
+        PulsePlayer()
+    # PortAudio's ALSA default then fails too (its pulse plugin sees the same server), or
+    # finds real hardware: either way open_player does not hang or crash on the missing server.
+    try:
+        player = open_player()
+    except CompanionError as exc:
+        assert "cannot play" in str(exc) or "no audio output" in str(exc)
+    else:
+        assert player.backend == "portaudio"
+        player.close()
+
+
+@pytest.mark.parametrize("backend", ["pulseaudio", "portaudio"])
+def test_barge_in_stop_silences_the_speaker(pulse, backend):
     rate = 22050
     tone = AudioChunk((0.5 * np.sin(2 * np.pi * 330 * np.arange(rate * 5) / rate)).astype(np.float32), rate)
     ended = []
-    player = Player(on_finished=ended.append)
+    player = make_player(backend, on_finished=ended.append)
     with pulse.record_speaker() as capture:
         player.play([tone])
         deadline = time.monotonic() + 10
@@ -105,14 +141,15 @@ def test_barge_in_stop_silences_within_50_ms(pulse):
     print(f"barge-in: player estimates silence {result.stop_ms:.1f} ms after stop(); "
           f"speaker monitor sounded {delay_ms:.0f} ms after stop()")
     player.close()
-    assert result.stop_ms < 50
-    assert delay_ms < 50
+    assert result.stop_ms < STOP_BOUND_MS[backend]
+    assert delay_ms < STOP_BOUND_MS[backend]
 
 
-def test_player_reports_when_playback_really_ended(pulse):
+@pytest.mark.parametrize("backend", ["pulseaudio", "portaudio"])
+def test_player_reports_when_playback_really_ended(pulse, backend):
     rate = 16000
     chunks = [AudioChunk(np.zeros(rate // 2, np.float32) + 0.3, rate) for _ in range(2)]
-    player = Player()
+    player = make_player(backend)
     player.play([AudioChunk(np.zeros(rate * 3, np.float32) + 0.3, rate)])
     time.sleep(0.5)
     player.stop()  # an utterance cut by barge-in must not spoil the next one
@@ -166,3 +203,33 @@ def test_no_input_device_is_text_mode_not_a_crash(tmp_path):
     devices = subprocess.run([sys.executable, "-m", "companion", "devices"], env=env,
                              capture_output=True, text=True, timeout=60)
     assert devices.returncode == 0 and "text mode" in devices.stdout
+
+
+def test_default_output_loses_nothing_while_other_threads_hold_the_gil(pulse):
+    """The desktop app's lost sentences: a Python audio callback starved of the GIL underran, and
+    the ALSA pulse plugin dropped what PulseAudio still held (benchmarks/bench_player.py)."""
+    import threading
+
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            _ = [i * i for i in range(20000)]
+
+    def sentences():
+        for freq in (300, 400, 500):
+            yield AudioChunk((0.3 * np.sin(2 * np.pi * freq * np.arange(22050) / 22050)).astype(np.float32), 22050)
+            time.sleep(0.5)  # the next sentence is being synthesised
+
+    threads = [threading.Thread(target=busy, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        with open_player() as player, pulse.record_speaker() as capture:
+            result = player.play_blocking(sentences())
+    finally:
+        stop.set()
+    heard = len(_loud_blocks(capture.audio, 0.1)) * 0.01
+    print(f"{player.backend}: heard {heard:.2f} s of 3.00 s under GIL load")
+    assert result.reason == "done"
+    assert heard == pytest.approx(3.0, abs=0.1)

@@ -1,0 +1,244 @@
+"""Playback straight to PulseAudio (or PipeWire's pulse server): no audio callback in Python.
+
+The PortAudio Player feeds the device from a Python callback, which needs the GIL every 10 ms;
+through the ALSA pulse plugin a late callback is an underrun, and the plugin answers it by
+reconnecting its stream, dropping what the server still held (benchmarks/bench_player.py:
+823 underflows and 1.4 s of 9.7 s lost with two GIL-busy threads). Here a writer thread hands
+10 ms blocks to the server with pa_simple_write (GIL released while it blocks) and the server
+keeps `buffer_s` queued: a late writer is at worst a gap, never lost audio. Barge-in flushes
+the server's queue (pa_simple_flush), so stop() is silent within a block, whatever the buffer.
+
+The `pasimple` package (ctypes over libpulse-simple, MIT) is the binding; it is Linux-only and
+needs a running server, so `open_player` falls back to the PortAudio Player without one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from companion.errors import CompanionError
+from companion.speech.audio import AudioChunk, resample
+from companion.speech.player import PlaybackResult
+
+# PortAudio device names that mean "the sound server's default output" on Linux.
+PULSE_DEFAULT_NAMES = ("", "default", "pulse", "pipewire", "sysdefault")
+
+
+class PulsePlayer:
+    """Plays one utterance at a time on PulseAudio's default sink; same API as Player."""
+
+    backend = "pulseaudio"
+
+    def __init__(self, on_finished: Callable[[PlaybackResult], None] | None = None,
+                 rate: int = 48000, buffer_s: float = 0.15, block_ms: float = 10.0,
+                 server: str | None = None):
+        try:
+            import pasimple
+        except ImportError as exc:
+            raise CompanionError(f"PulseAudio playback needs the pasimple package ({exc})") from None
+        self.rate = rate
+        self.block = max(64, int(rate * block_ms / 1000))
+        self.buffer_s = buffer_s
+        self.on_finished = on_finished
+        block_bytes = self.block * 4
+        try:
+            self._pa = pasimple.PaSimple(
+                pasimple.PA_STREAM_PLAYBACK, pasimple.PA_SAMPLE_FLOAT32LE, 1, rate,
+                app_name="NOVA companion", stream_name="voice", server_name=server,
+                tlength=int(rate * buffer_s) * 4, prebuf=block_bytes, minreq=block_bytes)
+        except (pasimple.PaSimpleError, OSError) as exc:
+            raise CompanionError(f"no PulseAudio server to play on ({exc})") from None
+        self._cond = threading.Condition()
+        self._queue: deque[np.ndarray] = deque()
+        self._offset = 0
+        self._utterance = 0
+        self._feeding = False
+        self._active = False     # an utterance is being played and has not been reported
+        self._stop_called = 0.0
+        self._closed = False
+        self._done = threading.Event()
+        self._done.set()
+        self._result: PlaybackResult | None = None
+        self._writer = threading.Thread(target=self._write_loop, daemon=True, name="pulse-writer")
+        self._writer.start()
+
+    # --- public -------------------------------------------------------------------------------
+    def play(self, chunks: Iterable[AudioChunk]) -> None:
+        """Start playing; returns at once. Call wait() to block until it really ended."""
+        self.stop()
+        with self._cond:
+            if self._closed:
+                raise CompanionError("the player is closed")
+            self._utterance += 1
+            self._queue.clear()
+            self._offset = 0
+            self._feeding = True
+            self._active = True
+            self._frames = 0
+            self._underflows = 0
+            self._start = time.perf_counter()
+            self._first_audio = 0.0
+            self._runs_dry_at = 0.0
+            self._stop_called = 0.0
+            self._error = ""
+            self._result = None
+            self._done.clear()
+            utterance = self._utterance
+            self._cond.notify_all()
+        threading.Thread(target=self._feed, args=(chunks, utterance), daemon=True,
+                         name="pulse-feed").start()
+
+    def stop(self) -> float:
+        """Silence playback now (barge-in); returns ms until the last sample was played."""
+        with self._cond:
+            if not self._active:
+                return 0.0
+            self._stop_called = time.perf_counter()
+            self._queue.clear()
+            self._feeding = False
+            utterance = self._utterance
+            self._cond.notify_all()
+        self._done.wait(2.0)
+        result = self._result
+        return result.stop_ms if result and self._utterance == utterance else 0.0
+
+    def wait(self, timeout: float | None = None) -> PlaybackResult | None:
+        """Block until playback really ended (the server played its last sample)."""
+        self._done.wait(timeout)
+        return self._result
+
+    @property
+    def playing(self) -> bool:
+        return not self._done.is_set()
+
+    @property
+    def name(self) -> str:
+        return "PulseAudio default output"
+
+    def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
+        self.play(chunks)
+        return self.wait()
+
+    def close(self) -> None:
+        """Stop and release the server connection."""
+        self.stop()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._writer.join(2.0)
+        self._pa.close()
+
+    def __enter__(self) -> PulsePlayer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- feeder and writer --------------------------------------------------------------------
+    def _feed(self, chunks: Iterable[AudioChunk], utterance: int) -> None:
+        """Synthesis and resampling run here, ahead of the writer (the next sentence is made
+        while this one plays)."""
+        error = ""
+        try:
+            for chunk in chunks:
+                samples = resample(chunk.samples, chunk.sample_rate, self.rate)
+                with self._cond:
+                    if utterance != self._utterance or not self._feeding:
+                        return  # stopped or replaced: drop the rest
+                    self._queue.append(np.ascontiguousarray(samples, dtype=np.float32))
+                    self._cond.notify_all()
+        except Exception as exc:  # a TTS failure must end playback, not hang it
+            error = str(exc)
+        finally:
+            with self._cond:
+                if utterance == self._utterance:
+                    self._error = self._error or error
+                    self._feeding = False
+                    self._cond.notify_all()
+
+    def _next_block(self) -> np.ndarray | None:
+        """Up to one block from the queue (caller holds the lock)."""
+        if not self._queue:
+            return None
+        head = self._queue[0]
+        block = head[self._offset:self._offset + self.block]
+        self._offset += len(block)
+        if self._offset >= len(head):
+            self._queue.popleft()
+            self._offset = 0
+        return block
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not (self._active and (
+                        self._stop_called or self._queue or not self._feeding)):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                utterance = self._utterance
+                if self._stop_called:
+                    action, block = "stop", None
+                else:
+                    block = self._next_block()
+                    action = "write" if block is not None else "drain"
+            try:
+                if action == "write":
+                    self._write(block)
+                elif action == "stop":
+                    self._pa.flush()
+                    self._finish(utterance, time.perf_counter() + self._latency_s())
+                else:
+                    self._drain(utterance)
+            except Exception as exc:  # the server went away: end this utterance with the reason
+                with self._cond:
+                    self._error = f"PulseAudio playback failed: {exc}"
+                self._finish(utterance, time.perf_counter())
+
+    def _write(self, block: np.ndarray) -> None:
+        now = time.perf_counter()
+        if self._frames and now > self._runs_dry_at + 0.005:
+            self._underflows += 1  # the server ran out while this utterance played: a gap
+        self._pa.write(block.tobytes())  # blocks (GIL released) while the server's queue is full
+        self._frames += len(block)
+        self._runs_dry_at = max(now, self._runs_dry_at) + len(block) / self.rate
+        if not self._first_audio:
+            self._first_audio = time.perf_counter() + self._latency_s() - len(block) / self.rate
+
+    def _drain(self, utterance: int) -> None:
+        """All written: wait, waking for a stop(), until the server has played it."""
+        audible_until = time.perf_counter() + self._latency_s()
+        with self._cond:
+            while True:
+                if utterance != self._utterance or self._stop_called or self._queue or self._feeding:
+                    return  # the write loop handles what changed
+                left = audible_until - time.perf_counter()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+        self._finish(utterance, audible_until)
+
+    def _latency_s(self) -> float:
+        return self._pa.get_latency() / 1e6
+
+    def _finish(self, utterance: int, audible_until: float) -> None:
+        with self._cond:
+            if utterance != self._utterance or not self._active:
+                return
+            self._active = False
+            self._queue.clear()
+            stopped = bool(self._stop_called)
+            reason = "stopped" if stopped else ("error" if self._error else "done")
+            first = (self._first_audio - self._start) * 1000 if self._first_audio else 0.0
+            stop_ms = (audible_until - self._stop_called) * 1000 if stopped else 0.0
+            self._result = PlaybackResult(reason, self._frames / self.rate, max(0.0, first),
+                                          max(0.0, stop_ms), self._error, self._first_audio,
+                                          self._underflows)
+            self._done.set()
+        if self.on_finished:
+            self.on_finished(self._result)
