@@ -141,6 +141,13 @@ def run_self_test(model_dir: str | Path | None = None, with_qt: bool = True) -> 
     return SelfTestReport(not failed, failed, parts, round(time.perf_counter() - started, 1))
 
 
+# Whisper writes spoken "I am" as "I'm" (and back) at will; both spellings count as the same words.
+CONTRACTIONS = {"i'm": "i am", "it's": "it is", "you're": "you are", "we're": "we are",
+                "they're": "they are", "that's": "that is", "what's": "what is",
+                "let's": "let us", "i'll": "i will", "i've": "i have", "don't": "do not",
+                "doesn't": "does not", "isn't": "is not", "can't": "cannot", "won't": "will not"}
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     return error_rate(reference, hypothesis, "word")
 
@@ -148,10 +155,12 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def error_rate(reference: str, hypothesis: str, unit: str = "word") -> float:
     """Levenshtein distance / reference length, over words or characters.
 
-    Case, punctuation and hyphens are ignored; characters are counted with single spaces.
+    Case, punctuation and hyphens are ignored, common English contractions are expanded;
+    characters are counted with single spaces.
     """
     def units(s: str) -> list[str]:
-        words = re.sub(r"[^\w\s']", " ", s.lower()).split()
+        text = re.sub(r"[’‘]", "'", s.lower())
+        words = " ".join(CONTRACTIONS.get(w, w) for w in re.sub(r"[^\w\s']", " ", text).split()).split()
         return words if unit == "word" else list(" ".join(words))
 
     ref, hyp = units(reference), units(hypothesis)

@@ -50,3 +50,13 @@ def test_a_missing_model_fails_only_the_model_part(tmp_path):
     report = json.loads(out.stdout)
     assert report["failed"] == ["model"]
     assert "no-model" in report["parts"][0]["error"]
+
+
+def test_word_error_rate_ignores_case_punctuation_and_contractions():
+    from companion.selftest import error_rate, word_error_rate
+
+    assert word_error_rate("Hello. I am Lumin!", "hello, I'm lumin") == 0.0
+    assert word_error_rate("It is late, I will sleep.", "It’s late. I'll sleep") == 0.0
+    assert word_error_rate("I keep my answers short", "I keep my answer short") == 0.2
+    assert word_error_rate("one two", "") == 1.0
+    assert error_rate("abc", "abd", "char") == pytest.approx(1 / 3)
