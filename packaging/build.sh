@@ -22,10 +22,14 @@ dist=${DIST:-dist}
 
 bundle="$dist/nova-companion"
 # A launcher inside the folder: %k is this .desktop file's own path, so it works wherever the
-# folder is copied (file managers ask once to trust it).
+# folder is copied (file managers ask once to trust it); arguments after %k pass through.
 launcher="$bundle/NOVA companion.desktop"
-sed -e "s|^Exec=.*|Exec=sh -c 'exec \"\$(dirname \"\$1\")/nova-companion\"' sh %k|" \
-    -e "s|^Icon=.*|Icon=nova-companion|" packaging/linux/nova-companion.desktop > "$launcher"
+grep -v -e '^Exec=' -e '^Icon=' packaging/linux/nova-companion.desktop > "$launcher"
+# Desktop Entry quoting: \\ in the file is one backslash, which escapes " and $ inside "...".
+cat >> "$launcher" <<'DESKTOP'
+Exec=sh -c "d=\\$(dirname \\"\\$1\\"); shift; exec \\"\\$d/nova-companion\\" \\"\\$@\\"" sh %k
+Icon=nova-companion
+DESKTOP
 chmod +x "$launcher" "$bundle/nova-companion"
 cp packaging/README.md "$bundle/README.md"
 echo "build.sh: $bundle ($(du -sh "$bundle" | cut -f1))"

@@ -42,6 +42,40 @@ def clean_env(home: Path) -> dict:
             "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(home / "run")}
 
 
+def exec_argv(value: str) -> list[str]:
+    """An Exec value split as the Desktop Entry spec (and GLib) do: first the string escape
+    (\\\\ is one backslash), then arguments; inside "..." a backslash escapes " ` $ \\.
+    (shlex keeps the backslash of \\$, so it is not the same.)"""
+    value = value.replace("\\\\", "\\")
+    args, cur, quoted, started, i = [], "", False, False, 0
+    while i < len(value):
+        c = value[i]
+        if quoted and c == "\\" and i + 1 < len(value) and value[i + 1] in '"`$\\':
+            cur += value[i + 1]
+            i += 2
+            continue
+        if c == '"':
+            quoted, started = not quoted, True
+        elif c == " " and not quoted:
+            if cur or started:
+                args.append(cur)
+            cur, started = "", False
+        else:
+            cur += c
+        i += 1
+    if cur or started:
+        args.append(cur)
+    return args
+
+
+def test_exec_argv_follows_the_desktop_entry_quoting():
+    assert exec_argv(r'sh -c "d=\\$(dirname \\"\\$1\\"); shift" sh %k') == [
+        "sh", "-c", 'd=$(dirname "$1"); shift', "sh", "%k"]
+    assert exec_argv('sh -c "exec \\\\"\\\\$(dirname \\\\"\\\\$1\\\\")/app\\\\"" sh %k') == [
+        "sh", "-c", 'exec "$(dirname "$1")/app"', "sh", "%k"]
+    assert exec_argv('app "a b" c') == ["app", "a b", "c"]
+
+
 def test_the_bundle_passes_its_self_test_in_an_empty_environment(bundle, tmp_path):
     out = subprocess.run([str(bundle / "nova-companion"), "--self-test"], env=clean_env(tmp_path),
                          capture_output=True, text=True, timeout=600)
@@ -75,8 +109,8 @@ def test_the_folder_launcher_starts_the_bundle_next_to_it(bundle, tmp_path):
         check = subprocess.run(["desktop-file-validate", str(launcher)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
     exec_line = next(ln for ln in launcher.read_text().splitlines() if ln.startswith("Exec="))[5:]
-    # What a file manager runs: the Exec line with %k replaced by the launcher's own path.
-    command = exec_line.replace("%k", f"'{launcher}'") + " --version"
-    out = subprocess.run(command, shell=True, env=clean_env(tmp_path), capture_output=True,
+    # What a file manager runs: %k replaced by the launcher's own path.
+    argv = [str(launcher) if arg == "%k" else arg for arg in exec_argv(exec_line)]
+    out = subprocess.run([*argv, "--version"], env=clean_env(tmp_path), capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("companion "), out.stdout + out.stderr
