@@ -162,3 +162,69 @@ def test_config_validation_and_presets():
 def test_sequence_longer_than_context_is_refused(model):
     with pytest.raises(ValueError, match="exceeds max_seq_len"):
         model(tokens(65))
+
+
+RESET = 5  # stands in for the tokenizer's <|user|> id
+
+
+@pytest.fixture()
+def exchange_model():
+    """A model whose context detector starts afresh at each RESET token."""
+    torch.manual_seed(1)
+    config = ModelConfig(vocab_size=300, dim=64, n_layers=3, n_heads=4, tribe_dim=12, detector_dim=16,
+                         max_seq_len=64, detector_reset_id=RESET)
+    model = TribalTransformer(config).eval()
+    torch.nn.init.normal_(model.context_detector.out.weight, std=2.0)  # α differences show
+    return model
+
+
+def with_exchanges(n=40, resets=(12, 27), seed=0):
+    x = tokens(n, seed=seed)
+    x[x == RESET] = RESET + 1
+    x[0, list(resets)] = RESET
+    return x
+
+
+@torch.inference_mode()
+def test_alpha_judges_each_exchange_on_its_own(exchange_model, model):
+    x = with_exchanges()
+    y = x.clone()
+    y[0, 1:12] = (y[0, 1:12] + 11) % 300  # a different first exchange (position 0 kept)
+    y[y == RESET] = RESET + 1
+    y[0, [12, 27]] = RESET
+    ax, ay = exchange_model(x).alpha, exchange_model(y).alpha
+    assert not torch.allclose(ax[:, :12], ay[:, :12])  # the first exchange's α reacts to it
+    torch.testing.assert_close(ax[:, 12:], ay[:, 12:], atol=1e-6, rtol=0)  # later ones do not
+    # Without a reset id the whole prefix counts (models trained before the field).
+    assert model.config.detector_reset_id is None
+    torch.nn.init.normal_(model.context_detector.out.weight, std=2.0)
+    assert not torch.allclose(model(x).alpha[:, 12:], model(y).alpha[:, 12:])
+
+
+@torch.inference_mode()
+def test_exchange_alpha_is_the_same_with_a_kv_cache(exchange_model):
+    x = with_exchanges()
+    full = exchange_model(x)
+    cache = KVCache(exchange_model.config)
+    pieces = [exchange_model(x[:, a:b], cache=cache)
+              for a, b in [(0, 10), (10, 20)] + [(i, i + 1) for i in range(20, 40)]]
+    torch.testing.assert_close(torch.cat([p.alpha for p in pieces], 1), full.alpha, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat([p.logits for p in pieces], 1), full.logits, atol=1e-4, rtol=0)
+    assert int(cache.detector_from[0]) == 27
+    cache.reset()
+    assert int(cache.detector_from[0]) == 0
+
+
+def test_exchange_mask_sees_its_exchange_and_position_zero():
+    from companion.model.tribal import exchange_mask
+
+    x = torch.tensor([[1, 9, RESET, 9, 9, RESET, 9]])
+    mask, began = exchange_mask(x, 0, RESET)
+    assert mask.shape == (1, 1, 7, 7) and int(began[0]) == 5
+    assert mask[0, 0, 4].tolist() == [True, False, True, True, True, False, False]
+    assert mask[0, 0, 6].tolist() == [True, False, False, False, False, True, True]
+    # Continuing from a cache that remembers the exchange began at 5.
+    more, began = exchange_mask(torch.tensor([[9, 9]]), 7, RESET, carried=torch.tensor([5]))
+    assert more[0, 0, 1].tolist() == [True, False, False, False, False, True, True, True, True]
+    with pytest.raises(ValueError, match="detector_reset_id"):
+        ModelConfig(vocab_size=300, detector_reset_id=300)

@@ -200,6 +200,7 @@ def run(args) -> int:
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise CompanionError(f"--dropout must be in [0, 1), not {args.dropout}")
     model_config = dataclasses.replace(PRESETS[args.preset], vocab_size=tokenizer.vocab_size,
+                                       detector_reset_id=tokenizer.user_id,
                                        **({"max_seq_len": args.seq_len} if args.seq_len else {}),
                                        **({"dropout": args.dropout} if args.dropout is not None else {}))
     config = TrainConfig(

@@ -20,6 +20,11 @@ class ModelConfig:
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     dropout: float = 0.0
+    # The token (the tokenizer's <|user|>) where the context detector starts afresh: α judges
+    # each exchange (a user turn and its reply) on its own, so an English exchange earlier in
+    # the context does not decide the persona for a Romanian question. None: the whole prefix
+    # (models trained before this field).
+    detector_reset_id: int | None = None
 
     def __post_init__(self):
         problems = []
@@ -33,6 +38,8 @@ class ModelConfig:
             problems.append("detector_dim must be even for rotary embeddings")
         if not 0 < 2 * self.tribe_dim < self.dim:
             problems.append(f"2·tribe_dim={2 * self.tribe_dim} must be between 0 and dim={self.dim}")
+        if self.detector_reset_id is not None and not 0 <= self.detector_reset_id < self.vocab_size:
+            problems.append(f"detector_reset_id={self.detector_reset_id} is not a token id")
         if self.n_layers < 1 or self.max_seq_len < 2:
             problems.append("n_layers must be >= 1 and max_seq_len >= 2")
         if problems:

@@ -106,18 +106,23 @@ def attend(
     *,
     dropout: float = 0.0,
     return_weights: bool = False,
+    mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Causal attention of q [B,H,T,d] at positions start_pos.. over k, v [B,H,start_pos+T,d].
 
+    `mask` (bool [B,1,T,S], True = may attend) replaces the causal mask when given.
     Returns the output [B,H,T,d] and, on request, the attention weights [B,H,T,S]
     (computed explicitly, since scaled_dot_product_attention does not expose them).
     """
     t, s = q.shape[-2], k.shape[-2]
     if return_weights:
         scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-        mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril(diagonal=start_pos)
+        if mask is None:
+            mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril(diagonal=start_pos)
         weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
         return weights @ v, weights
+    if mask is not None:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout), None
     if t == 1:  # one new token sees everything before it: no mask at all
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout), None
     if start_pos == 0:
@@ -145,6 +150,7 @@ class CausalSelfAttention(nn.Module):
         cache_k: torch.Tensor | None = None,
         cache_v: torch.Tensor | None = None,
         return_weights: bool = False,
+        mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         b, t, _ = x.shape
         qkv = self.wqkv(x).view(b, t, 3, self.n_heads, self.head_dim)
@@ -158,6 +164,7 @@ class CausalSelfAttention(nn.Module):
             cache_v[:, :, start_pos:end] = v
             k, v = cache_k[:, :, :end], cache_v[:, :, :end]
         dropout = self.dropout if self.training else 0.0
-        out, weights = attend(q, k, v, start_pos, dropout=dropout, return_weights=return_weights)
+        out, weights = attend(q, k, v, start_pos, dropout=dropout, return_weights=return_weights,
+                              mask=mask)
         out = out.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim)
         return self.wo(out), weights

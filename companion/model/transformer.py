@@ -16,7 +16,7 @@ from torch import nn
 
 from companion.model.config import ModelConfig
 from companion.model.layers import CausalSelfAttention, Linear, RMSNorm, TiedEmbedding, rope_tables
-from companion.model.tribal import ContextDetector, TribalEmbedding, TribalResonance
+from companion.model.tribal import ContextDetector, TribalEmbedding, TribalResonance, exchange_mask
 
 
 @dataclass
@@ -42,10 +42,12 @@ class KVCache:
         dshape = (batch_size, 1, self.max_len, config.detector_dim)
         self.detector_k = torch.zeros(dshape, device=device, dtype=dtype)
         self.detector_v = torch.zeros(dshape, device=device, dtype=dtype)
+        self.detector_from = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.length = 0
 
     def reset(self) -> None:
         self.length = 0
+        self.detector_from.zero_()
 
 
 class FeedForward(nn.Module):
@@ -141,10 +143,17 @@ class TribalTransformer(nn.Module):
         x = self.tok_embeddings(tokens)
         if self.training and self.config.dropout:
             x = F.dropout(x, self.config.dropout)
+        detector_mask = None
+        if self.config.detector_reset_id is not None:
+            detector_mask, began = exchange_mask(tokens, start, self.config.detector_reset_id,
+                                                 cache.detector_from if cache is not None else None)
+            if cache is not None:
+                cache.detector_from = began
         alpha_logits = self.context_detector(
             x, self.detector_cos[start:end], self.detector_sin[start:end], start,
             cache.detector_k if cache is not None else None,
             cache.detector_v if cache is not None else None,
+            mask=detector_mask,
         )
         alpha = alpha_logits.softmax(dim=-1)
         x = self.tribal_embedding(x, alpha)

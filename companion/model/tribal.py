@@ -28,11 +28,34 @@ class ContextDetector(nn.Module):
         self.hidden = Linear(config.dim, d, bias=True)
         self.out = Linear(d, N_TRIBES, bias=True)
 
-    def forward(self, x, cos, sin, start_pos=0, cache_k=None, cache_v=None):
-        """Returns the tribe logits [B, T, 3]; α is their softmax."""
-        context, _ = self.attention(self.norm(x), cos, sin, start_pos, cache_k, cache_v)
+    def forward(self, x, cos, sin, start_pos=0, cache_k=None, cache_v=None, mask=None):
+        """Returns the tribe logits [B, T, 3]; α is their softmax. `mask`: see exchange_mask."""
+        context, _ = self.attention(self.norm(x), cos, sin, start_pos, cache_k, cache_v, mask=mask)
         # attention.wo maps back to dim; hidden squeezes to the detector width.
         return self.out(F.silu(self.hidden(context)))
+
+
+def exchange_mask(tokens: torch.Tensor, start_pos: int, reset_id: int,
+                  carried: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The detector's attention mask when it starts afresh at each `reset_id` token.
+
+    tokens [B, T] sit at positions start_pos..start_pos+T-1; `carried` [B] is where the current
+    exchange began in what came before (a KV cache's memory; 0 without one). Returns the mask
+    [B, 1, T, start_pos+T] (position t sees s when the exchange of t began at or before s ≤ t,
+    and position 0)
+    and the exchange start of the last position, to carry into the next call.
+    """
+    b, t = tokens.shape
+    pos = torch.arange(start_pos, start_pos + t, device=tokens.device)
+    marks = torch.where(tokens == reset_id, pos, torch.full_like(pos, -1))
+    began = torch.cummax(marks, dim=1).values  # [B, T]: latest reset at or before t (-1: none)
+    if carried is not None:
+        began = torch.maximum(began, carried.to(began.device)[:, None])
+    keys = torch.arange(start_pos + t, device=tokens.device)
+    # Position 0 (<s> in a chat) stays visible: the detector was trained with it in view.
+    mask = ((keys[None, None, :] >= began[:, :, None]) | (keys[None, None, :] == 0)) \
+        & (keys[None, None, :] <= pos[None, :, None])
+    return mask[:, None], began[:, -1].clamp(min=0)
 
 
 def tribe_slots(config: ModelConfig) -> torch.Tensor:

@@ -49,3 +49,17 @@ def test_the_model_card_matches_the_shipped_folder():
     for needed in ("α accuracy", "real-word ratio", "held-out loss per tribe", "Sample replies",
                    "companion train", "parameters"):
         assert needed in card, needed
+
+
+def test_a_romanian_question_after_an_english_exchange_gets_a_romanian_persona(generator):
+    """α judges each exchange (detector_reset_id): with the whole context in view, one English
+    exchange made α choose Lumin for every Romanian question after it."""
+    from companion.text.template import ChatTurn, Role
+    from companion.training.evaluate import alpha_at_reply_start
+    from companion.tribes import TRIBE_ORDER
+
+    english = [ChatTurn(Role.USER, "What should I cook tonight?"),
+               ChatTurn(Role.ASSISTANT, "Try a simple pasta with garlic and olive oil.")]
+    for question, tribe in [("Cum funcționează un router?", "nova"), ("Mi-e dor de casă.", "sora")]:
+        alpha = alpha_at_reply_start(generator, [*english, ChatTurn(Role.USER, question)])
+        assert TRIBE_ORDER[int(alpha.argmax())].value == tribe, (question, alpha.tolist())

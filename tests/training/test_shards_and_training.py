@@ -145,6 +145,11 @@ def test_ddp_with_two_gloo_processes_runs_a_step(tmp_path, tokenizer):
     # Both ranks' tokens are counted: 2 steps × 2 ranks × batch 2 × up to 32 targets.
     assert summary["tokens_seen"] > 2 * 2 * 32
     assert (out / "best" / "model.safetensors").is_file()
+    # A new model's context detector judges each exchange from its first step.
+    from companion.model.checkpoint import load_checkpoint
+
+    best = load_checkpoint(out / "best")
+    assert best.config.detector_reset_id == best.tokenizer.user_id
 
 
 @pytest.mark.slow
