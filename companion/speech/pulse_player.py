@@ -6,7 +6,9 @@ reconnecting its stream, dropping what the server still held (benchmarks/bench_p
 823 underflows and 1.4 s of 9.7 s lost with two GIL-busy threads). Here a writer thread hands
 10 ms blocks to the server with pa_simple_write (GIL released while it blocks) and the server
 keeps `buffer_s` queued: a late writer is at worst a gap, never lost audio. Barge-in flushes
-the server's queue (pa_simple_flush), so stop() is silent within a block, whatever the buffer.
+the server's queue (pa_simple_flush), so stop() is silent within a block, whatever the buffer —
+which is why it can be 0.4 s: a writer starved of CPU on a loaded 2-core machine (a full test
+run beside a pip install) once left a gap inside a word that Whisper then misheard.
 
 The `pasimple` package (ctypes over libpulse-simple, MIT) is the binding; it is Linux-only and
 needs a running server, so `open_player` falls back to the PortAudio Player without one.
@@ -35,7 +37,7 @@ class PulsePlayer:
     backend = "pulseaudio"
 
     def __init__(self, on_finished: Callable[[PlaybackResult], None] | None = None,
-                 rate: int = 48000, buffer_s: float = 0.15, block_ms: float = 10.0,
+                 rate: int = 48000, buffer_s: float = 0.4, block_ms: float = 10.0,
                  server: str | None = None):
         try:
             import pasimple

@@ -138,7 +138,9 @@ def test_the_event_loop_never_stalls_during_a_turn(open_window, memorised_model_
     worst_ms = max(gaps) * 1000
     print(f"\nevent loop during 6 turns ({busy_s * 1000:.0f} ms of generation): {len(gaps)} ticks, "
           f"max gap {worst_ms:.1f} ms (timer 5 ms)")
-    assert len(gaps) > 20
+    # The timer really ran through the turns (a full run once finished all six in 243 ms with
+    # 16 ticks, so a fixed count is no guard): at least a tick per 100 ms of generation.
+    assert len(gaps) >= max(5, busy_s / 0.1)
     assert worst_ms < 100, f"the GUI thread stalled {worst_ms:.0f} ms"  # target 50; CI CPUs are shared
 
 

@@ -47,9 +47,14 @@ def _load(profile: VoiceProfile) -> TTSEngine:
 
         return EspeakEngine.load()
     if profile.engine == "coqui":
+        # Measured 2026-11-29: coqui-tts 0.28 imports torchaudio and torchcodec; their PyPI
+        # wheels for torch >= 2.11 (torchaudio 2.11.1, torchcodec 0.17) link libc10_cuda.so and
+        # do not load beside the CPU-only torch 2.13.0 this app pins.
         raise CompanionError(
-            f"{profile.source}: engine 'coqui' is not available in this version; "
-            "use engine = \"piper\" or \"espeak\"")
+            f"{profile.source}: engine 'coqui' is not available in this version (Coqui TTS "
+            "needs torchaudio, which has no CPU build for the app's torch 2.13); use "
+            "engine = \"piper\" with a Piper voice file (a Romanian one such as "
+            "ro_RO-mihai-medium.onnx) or engine = \"espeak\"")
     raise CompanionError(f"{profile.source}: unknown engine {profile.engine!r}")
 
 
