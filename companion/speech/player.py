@@ -66,7 +66,51 @@ def open_player(device: str | int | None = None,
     return Player(device, on_finished=on_finished)
 
 
-class Player:
+class _Playback:
+    """What both players share: an utterance id, a queue of samples filled by a feeder thread
+    (synthesis runs there, ahead of playback), and the end-of-playback report. Subclasses set
+    rate, _cond, _queue, _utterance, _feeding, _error, _done and _result."""
+
+    def wait(self, timeout: float | None = None) -> PlaybackResult | None:
+        """Block until playback really ended (the last sample was played)."""
+        self._done.wait(timeout)
+        return self._result
+
+    @property
+    def playing(self) -> bool:
+        return not self._done.is_set()
+
+    def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
+        self.play(chunks)
+        return self.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _feed(self, chunks: Iterable[AudioChunk], utterance: int) -> None:
+        error = ""
+        try:
+            for chunk in chunks:
+                samples = resample(chunk.samples, chunk.sample_rate, self.rate)
+                with self._cond:
+                    if utterance != self._utterance or not self._feeding:
+                        return  # stopped or replaced: drop the rest
+                    self._queue.append(np.ascontiguousarray(samples, dtype=np.float32))
+                    self._cond.notify_all()
+        except Exception as exc:  # a TTS failure must end playback, not hang it
+            error = str(exc)
+        finally:
+            with self._cond:
+                if utterance == self._utterance:
+                    self._error = self._error or error
+                    self._feeding = False
+                    self._cond.notify_all()
+
+
+class Player(_Playback):
     """Plays one utterance at a time on an output device (None = system default)."""
 
     backend = "portaudio"
@@ -83,7 +127,7 @@ class Player:
         self.latency_s = latency_s
         self.on_finished = on_finished
         self._stream = None
-        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
         self._queue: deque[np.ndarray] = deque()
         self._offset = 0
         self._utterance = 0          # id of the utterance now playing (0: none)
@@ -98,7 +142,7 @@ class Player:
         """Start playing; returns at once. Call wait() to block until it really ended."""
         self.stop()
         self._ensure_stream()
-        with self._lock:
+        with self._cond:
             self._utterance += 1
             self._queue.clear()
             self._offset = 0
@@ -118,7 +162,7 @@ class Player:
 
     def stop(self) -> float:
         """Silence playback now (barge-in); returns ms until the last sample was played."""
-        with self._lock:
+        with self._cond:
             if self._done.is_set():
                 return 0.0
             self._stop_called = time.perf_counter()
@@ -130,22 +174,9 @@ class Player:
         result = self._result
         return result.stop_ms if result and self._utterance == utterance else 0.0
 
-    def wait(self, timeout: float | None = None) -> PlaybackResult | None:
-        """Block until playback really ended (the device played its last sample)."""
-        self._done.wait(timeout)
-        return self._result
-
-    @property
-    def playing(self) -> bool:
-        return not self._done.is_set()
-
     @property
     def name(self) -> str:
         return self.device.name
-
-    def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
-        self.play(chunks)
-        return self.wait()
 
     def close(self) -> None:
         """Stop and release the device."""
@@ -155,13 +186,7 @@ class Player:
             stream.abort()
             stream.close()
 
-    def __enter__(self) -> Player:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # --- audio thread and feeder --------------------------------------------------------------
+    # --- audio thread (the feeder is _Playback._feed) -------------------------------------------------------
     def _ensure_stream(self) -> None:
         if self._stream is not None and self._stream.active:
             return
@@ -175,25 +200,10 @@ class Player:
             self._stream = None
             raise CompanionError(f"cannot play on {self.device.name!r}: {exc}") from None
 
-    def _feed(self, chunks: Iterable[AudioChunk], utterance: int) -> None:
-        try:
-            for chunk in chunks:
-                samples = resample(chunk.samples, chunk.sample_rate, self.rate)
-                with self._lock:
-                    if utterance != self._utterance or not self._feeding:
-                        return  # stopped or replaced: drop the rest
-                    self._queue.append(samples)
-        except Exception as exc:  # a TTS failure must end playback, not hang it
-            self._error = str(exc)
-        finally:
-            with self._lock:
-                if utterance == self._utterance:
-                    self._feeding = False
-
     def _callback(self, outdata, frames, time_info, status) -> None:
         out = outdata[:, 0]
         filled = 0
-        with self._lock:
+        with self._cond:
             while filled < frames and self._queue:
                 head = self._queue[0]
                 take = min(frames - filled, len(head) - self._offset)
@@ -224,7 +234,7 @@ class Player:
                         args=(utterance, audible_until)).start()
 
     def _report(self, utterance: int, audible_until: float) -> None:
-        with self._lock:
+        with self._cond:
             if utterance != self._utterance:
                 return  # a later play() took over; its own report will come
             reason = "stopped" if self._stop_called else ("error" if self._error else "done")

@@ -24,14 +24,14 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from companion.errors import CompanionError
-from companion.speech.audio import AudioChunk, resample
-from companion.speech.player import PlaybackResult
+from companion.speech.audio import AudioChunk
+from companion.speech.player import PlaybackResult, _Playback
 
 # PortAudio device names that mean "the sound server's default output" on Linux.
 PULSE_DEFAULT_NAMES = ("", "default", "pulse", "pipewire", "sysdefault")
 
 
-class PulsePlayer:
+class PulsePlayer(_Playback):
     """Plays one utterance at a time on PulseAudio's default sink; same API as Player."""
 
     backend = "pulseaudio"
@@ -55,7 +55,7 @@ class PulsePlayer:
                 tlength=int(rate * buffer_s) * 4, prebuf=block_bytes, minreq=block_bytes)
         except (pasimple.PaSimpleError, OSError) as exc:
             raise CompanionError(f"no PulseAudio server to play on ({exc})") from None
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._queue: deque[np.ndarray] = deque()
         self._offset = 0
         self._utterance = 0
@@ -109,22 +109,9 @@ class PulsePlayer:
         result = self._result
         return result.stop_ms if result and self._utterance == utterance else 0.0
 
-    def wait(self, timeout: float | None = None) -> PlaybackResult | None:
-        """Block until playback really ended (the server played its last sample)."""
-        self._done.wait(timeout)
-        return self._result
-
-    @property
-    def playing(self) -> bool:
-        return not self._done.is_set()
-
     @property
     def name(self) -> str:
         return "PulseAudio default output"
-
-    def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
-        self.play(chunks)
-        return self.wait()
 
     def close(self) -> None:
         """Stop and release the server connection."""
@@ -135,34 +122,7 @@ class PulsePlayer:
         self._writer.join(2.0)
         self._pa.close()
 
-    def __enter__(self) -> PulsePlayer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # --- feeder and writer --------------------------------------------------------------------
-    def _feed(self, chunks: Iterable[AudioChunk], utterance: int) -> None:
-        """Synthesis and resampling run here, ahead of the writer (the next sentence is made
-        while this one plays)."""
-        error = ""
-        try:
-            for chunk in chunks:
-                samples = resample(chunk.samples, chunk.sample_rate, self.rate)
-                with self._cond:
-                    if utterance != self._utterance or not self._feeding:
-                        return  # stopped or replaced: drop the rest
-                    self._queue.append(np.ascontiguousarray(samples, dtype=np.float32))
-                    self._cond.notify_all()
-        except Exception as exc:  # a TTS failure must end playback, not hang it
-            error = str(exc)
-        finally:
-            with self._cond:
-                if utterance == self._utterance:
-                    self._error = self._error or error
-                    self._feeding = False
-                    self._cond.notify_all()
-
+    # --- writer (the feeder is _Playback._feed) -------------------------------------------------
     def _next_block(self) -> np.ndarray | None:
         """Up to one block from the queue (caller holds the lock)."""
         if not self._queue:
