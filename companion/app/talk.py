@@ -58,8 +58,8 @@ class TalkController(QObject):
             voice = "voice: no speaker"
         w.status_voice.setText(voice)
         if not self.available and status:
-            why = status.get("input_reason") or status.get("stt_reason") or ""
-            w.banner.show_info("Text mode", f"Speech input is off: {why} You can type; "
+            why = (status.get("input_reason") or status.get("stt_reason") or "unknown reason").rstrip(".")
+            w.banner.show_info("Text mode", f"Speech input is off ({why}). You can type; "
                                "pick a microphone in Settings to talk.", busy=False)
             w.banner.settings_button.show()
         elif w.loaded and w.banner.isVisible() and w.banner.title.text() == "Text mode":

@@ -62,7 +62,7 @@ class Recorder:
                 raise
             return self._text_mode(str(exc))
         if self.device is None:
-            return self._text_mode("no audio input device found: type instead of speaking")
+            return self._text_mode("no audio input device found")
         # Ask for 16 kHz directly; a device that refuses it runs at its own rate and we resample.
         for rate in (STT_RATE, int(self.device.default_rate)):
             try:
