@@ -15,7 +15,7 @@ import pytest
 from speech_helpers import ENGLISH_SENTENCE, heard_best, wer
 
 from companion.errors import CompanionError
-from companion.speech.audio import AudioChunk, concat, read_wav, write_wav
+from companion.speech.audio import AudioChunk, read_wav, write_wav
 from companion.speech.devices import find_device, list_devices
 from companion.speech.player import Player, open_player
 from companion.speech.pulse_player import PulsePlayer
@@ -205,30 +205,55 @@ def test_no_input_device_is_text_mode_not_a_crash(tmp_path):
     assert devices.returncode == 0 and "text mode" in devices.stdout
 
 
+class GilBusy:
+    """Two threads running pure-Python loops, as the app's worker and Qt threads do."""
+
+    def __enter__(self):
+        import threading
+
+        self.stop = threading.Event()
+        for _ in range(2):
+            threading.Thread(target=self.busy, daemon=True).start()
+        return self
+
+    def busy(self) -> None:
+        while not self.stop.is_set():
+            _ = [i * i for i in range(20000)]
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+
+
+def test_the_recorder_loses_nothing_while_other_threads_hold_the_gil(pulse, tmp_path):
+    tone = write_wav(tmp_path / "tone.wav",
+                     (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * 3) / 16000)).astype(np.float32), 16000)
+    recorder = Recorder()
+    assert recorder.open() == READY
+    try:
+        with GilBusy():
+            recorder.start()
+            time.sleep(0.1)
+            pulse.play_into_mic(tone)
+            time.sleep(0.2)
+            audio = recorder.stop()
+    finally:
+        recorder.close()
+    heard = len(_loud_blocks(audio, 0.1)) * 0.01
+    print(f"recorder: heard {heard:.2f} s of the 3.00 s tone under GIL load, {recorder.overflows} overflows")
+    assert heard == pytest.approx(3.0, abs=0.1) and recorder.overflows == 0
+
+
 def test_default_output_loses_nothing_while_other_threads_hold_the_gil(pulse):
     """The desktop app's lost sentences: a Python audio callback starved of the GIL underran, and
     the ALSA pulse plugin dropped what PulseAudio still held (benchmarks/bench_player.py)."""
-    import threading
-
-    stop = threading.Event()
-
-    def busy() -> None:
-        while not stop.is_set():
-            _ = [i * i for i in range(20000)]
 
     def sentences():
         for freq in (300, 400, 500):
             yield AudioChunk((0.3 * np.sin(2 * np.pi * freq * np.arange(22050) / 22050)).astype(np.float32), 22050)
             time.sleep(0.5)  # the next sentence is being synthesised
 
-    threads = [threading.Thread(target=busy, daemon=True) for _ in range(2)]
-    for t in threads:
-        t.start()
-    try:
-        with open_player() as player, pulse.record_speaker() as capture:
-            result = player.play_blocking(sentences())
-    finally:
-        stop.set()
+    with GilBusy(), open_player() as player, pulse.record_speaker() as capture:
+        result = player.play_blocking(sentences())
     heard = len(_loud_blocks(capture.audio, 0.1)) * 0.01
     print(f"{player.backend}: heard {heard:.2f} s of 3.00 s under GIL load")
     assert result.reason == "done"
