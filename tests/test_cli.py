@@ -51,6 +51,8 @@ def test_doctor_json():
     assert out.returncode == 0
     report = json.loads(out.stdout)
     assert report["packages"]["torch"].startswith("2.13.0")
+    if sys.platform.startswith("linux"):  # the speech extra's PulseAudio binding
+        assert report["packages"]["pasimple"]
 
 
 def test_benchmark_prints_json():

@@ -8,7 +8,7 @@ import platform
 import sys
 
 OPTIONAL = ("torch", "sentencepiece", "safetensors", "numpy", "PySide6-Essentials",
-            "faster-whisper", "piper-tts", "espeakng-loader", "sounddevice", "sqlite-utils")
+            "faster-whisper", "piper-tts", "espeakng-loader", "sounddevice", "pasimple", "sqlite-utils")
 
 
 def register(sub, name: str, help_text: str) -> None:
