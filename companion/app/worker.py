@@ -254,9 +254,13 @@ class CompanionWorker(QObject):
                 elif isinstance(event, VoiceChosen):
                     self.reply_started.emit(event.tribe.value, event.alpha.as_tuple())
                     if speaker is not None and not self.cancel.is_set():
-                        speaker.begin(event.tribe)
-                        speaking = True
-                        self.audio_state.emit("speaking")
+                        try:
+                            speaker.begin(event.tribe)
+                        except CompanionError as exc:  # no sound: the reply still comes as text
+                            self.notice.emit(f"this reply is not spoken: {exc}")
+                        else:
+                            speaking = True
+                            self.audio_state.emit("speaking")
                 elif isinstance(event, Sentence):
                     if speaking:
                         speaker.sentence(event.text)

@@ -39,22 +39,13 @@ class PulsePlayer(_Playback):
     def __init__(self, on_finished: Callable[[PlaybackResult], None] | None = None,
                  rate: int = 48000, buffer_s: float = 0.4, block_ms: float = 10.0,
                  server: str | None = None):
-        try:
-            import pasimple
-        except ImportError as exc:
-            raise CompanionError(f"PulseAudio playback needs the pasimple package ({exc})") from None
         self.rate = rate
         self.block = max(64, int(rate * block_ms / 1000))
         self.buffer_s = buffer_s
         self.on_finished = on_finished
-        block_bytes = self.block * 4
-        try:
-            self._pa = pasimple.PaSimple(
-                pasimple.PA_STREAM_PLAYBACK, pasimple.PA_SAMPLE_FLOAT32LE, 1, rate,
-                app_name="NOVA companion", stream_name="voice", server_name=server,
-                tlength=int(rate * buffer_s) * 4, prebuf=block_bytes, minreq=block_bytes)
-        except (pasimple.PaSimpleError, OSError) as exc:
-            raise CompanionError(f"no PulseAudio server to play on ({exc})") from None
+        self._server = server
+        self._pa = self._connect()
+        self._broken = False  # the server went away; the next play() connects again
         self._cond = threading.Condition(threading.Lock())
         self._queue: deque[np.ndarray] = deque()
         self._offset = 0
@@ -69,10 +60,33 @@ class PulsePlayer(_Playback):
         self._writer = threading.Thread(target=self._write_loop, daemon=True, name="pulse-writer")
         self._writer.start()
 
+    def _connect(self):
+        try:
+            import pasimple
+        except ImportError as exc:
+            raise CompanionError(f"PulseAudio playback needs the pasimple package ({exc})") from None
+        block_bytes = self.block * 4
+        try:
+            return pasimple.PaSimple(
+                pasimple.PA_STREAM_PLAYBACK, pasimple.PA_SAMPLE_FLOAT32LE, 1, self.rate,
+                app_name="NOVA companion", stream_name="voice", server_name=self._server,
+                tlength=int(self.rate * self.buffer_s) * 4, prebuf=block_bytes, minreq=block_bytes)
+        except (pasimple.PaSimpleError, OSError) as exc:
+            raise CompanionError(f"no PulseAudio server to play on ({exc})") from None
+
     # --- public -------------------------------------------------------------------------------
     def play(self, chunks: Iterable[AudioChunk]) -> None:
-        """Start playing; returns at once. Call wait() to block until it really ended."""
+        """Start playing; returns at once. Call wait() to block until it really ended.
+
+        After the sound server went away this connects again first (CompanionError if it is
+        still not there)."""
         self.stop()
+        if self._broken:
+            old, self._pa = self._pa, None
+            if old is not None:
+                old.close()
+            self._pa = self._connect()
+            self._broken = False
         with self._cond:
             if self._closed:
                 raise CompanionError("the player is closed")
@@ -120,7 +134,8 @@ class PulsePlayer(_Playback):
             self._closed = True
             self._cond.notify_all()
         self._writer.join(2.0)
-        self._pa.close()
+        if self._pa is not None:
+            self._pa.close()
 
     # --- writer (the feeder is _Playback._feed) -------------------------------------------------
     def _next_block(self) -> np.ndarray | None:
@@ -159,7 +174,8 @@ class PulsePlayer(_Playback):
                     self._drain(utterance)
             except Exception as exc:  # the server went away: end this utterance with the reason
                 with self._cond:
-                    self._error = f"PulseAudio playback failed: {exc}"
+                    self._error = f"the sound server stopped playing ({exc})"
+                    self._broken = True
                 self._finish(utterance, time.perf_counter())
 
     def _write(self, block: np.ndarray) -> None:

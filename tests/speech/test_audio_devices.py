@@ -258,3 +258,32 @@ def test_default_output_loses_nothing_while_other_threads_hold_the_gil(pulse):
     print(f"{player.backend}: heard {heard:.2f} s of 3.00 s under GIL load")
     assert result.reason == "done"
     assert heard == pytest.approx(3.0, abs=0.1)
+
+
+def test_a_sound_server_that_goes_away_is_an_error_and_play_reconnects(tmp_path):
+    """PipeWire/PulseAudio restarting under the app: that reply fails with a reason, the next
+    play() explains there is no server, and once one is back playback works again."""
+    from speech_helpers import PulseAudio
+
+    def tone(seconds):
+        return [AudioChunk(np.full(int(16000 * seconds), 0.3, np.float32), 16000)]
+
+    first = PulseAudio(tmp_path / "pa")
+    first.start()
+    player = PulsePlayer(server=first.env["PULSE_SERVER"])
+    again = None
+    try:
+        assert player.play_blocking(tone(0.2)).reason == "done"
+        first.stop()
+        result = player.play_blocking(tone(1.0))
+        assert result.reason == "error" and "sound server" in result.error, result
+        with pytest.raises(CompanionError, match="no PulseAudio server"):
+            player.play(tone(0.2))
+        again = PulseAudio(tmp_path / "pa")  # the same socket path, as a restarted server
+        again.start()
+        result = player.play_blocking(tone(0.5))
+        assert result.reason == "done" and result.played_seconds == pytest.approx(0.5, abs=0.02)
+    finally:
+        player.close()
+        if again is not None:
+            again.stop()
