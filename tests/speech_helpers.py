@@ -17,46 +17,6 @@ ENGLISH_SENTENCE = ("The quick brown fox jumps over the lazy dog near the old mi
 ROMANIAN_SENTENCE = "Bună ziua, astăzi este o zi frumoasă și mergem la munte."
 
 
-def heard_best(transcriber, audio: np.ndarray, reference: str, language: str | None = None) -> str:
-    """What Whisper heard in `audio` (16 kHz): whole, or cut at its pauses, whichever is closer
-    to `reference`.
-
-    Whisper sometimes ends its text at a sentence pause and drops the rest of a clip (measured:
-    1 in 11 Piper renderings of ENGLISH_SENTENCE — all the audio on the capture, and greedy
-    decoding too stopped after "near the old."); cut at its pauses the same capture is heard
-    whole. Pieces alone are worse on other renderings (one short piece misheard: WER 0.21), so
-    a capture counts as heard when either reading matches. Lost audio fails both.
-    """
-    whole = transcriber.transcribe(audio, language=language).text
-    pieces = transcribe_in_pieces(transcriber, audio, language=language)
-    return min((whole, pieces), key=lambda text: wer(reference, text))
-
-
-def transcribe_in_pieces(transcriber, audio: np.ndarray, pause_s: float = 0.2,
-                         language: str | None = None) -> str:
-    """Transcribe `audio` (16 kHz) piece by piece, cut at pauses of `pause_s` or longer."""
-    win = STT_RATE // 100
-    loud = np.sqrt(np.mean(audio[: len(audio) // win * win].reshape(-1, win) ** 2, axis=1)) > 0.01
-    pieces, start, quiet = [], None, 0
-    for i, is_loud in enumerate(loud):
-        if is_loud:
-            start = i if start is None else start
-            quiet = 0
-        elif start is not None:
-            quiet += 1
-            if quiet * 0.01 >= pause_s:
-                pieces.append((start, i - quiet + 1))
-                start, quiet = None, 0
-    if start is not None:
-        pieces.append((start, len(loud)))
-    texts = []
-    for a, b in pieces:
-        clip = audio[max(0, a * win - STT_RATE // 10): b * win + STT_RATE // 10]
-        if len(clip) >= STT_RATE // 4:
-            texts.append(transcriber.transcribe(clip, language=language).text)
-    return " ".join(t for t in texts if t)
-
-
 class PulseAudio:
     """A running private PulseAudio server with `mic` and `speaker` null sinks."""
 

@@ -28,7 +28,7 @@ from companion.speech.audio import AudioChunk
 from companion.speech.player import PlaybackResult, _Playback
 
 # PortAudio device names that mean "the sound server's default output" on Linux.
-PULSE_DEFAULT_NAMES = ("", "default", "pulse", "pipewire", "sysdefault")
+PULSE_DEFAULT_NAMES = ("", "default", "pulse", "pipewire")  # not "sysdefault": the bare card
 
 
 class PulsePlayer(_Playback):
