@@ -41,9 +41,8 @@ def exchange_mask(tokens: torch.Tensor, start_pos: int, reset_id: int,
 
     tokens [B, T] sit at positions start_pos..start_pos+T-1; `carried` [B] is where the current
     exchange began in what came before (a KV cache's memory; 0 without one). Returns the mask
-    [B, 1, T, start_pos+T] (position t sees s when the exchange of t began at or before s ≤ t,
-    and position 0)
-    and the exchange start of the last position, to carry into the next call.
+    [B, 1, T, start_pos+T] (position t sees position 0 and every s ≤ t at or after the start of
+    its exchange) and the exchange start of the last position, to carry into the next call.
     """
     b, t = tokens.shape
     pos = torch.arange(start_pos, start_pos + t, device=tokens.device)

@@ -9,11 +9,13 @@ silence; what remains is the device's own buffer (`latency_s`).
 
 Why 150 ms of device buffer and not PortAudio's "low" (~20 ms): the callback is Python, so it
 needs the GIL, and in the app the worker, Qt and TTS threads hold it. Measured on 2 cores with
-two GIL-busy threads beside a 3-utterance playback (benchmarks/bench_player.py, PulseAudio null sink
-through the ALSA pulse plugin): 0.02 s (PortAudio's "low") → 823 underflows and 1.4 s of 9.7 s audio lost — the
-plugin answers an underrun by reconnecting its stream, dropping what PulseAudio still held,
-while the player reported "done" (the desktop app's lost sentences); 0.1 s → 39 underflows;
-0.15 s → 0; 0.2 s → 0. Barge-in then takes about the buffer (stop_ms 172 ms at 0.15 s).
+two GIL-busy threads beside a 3-utterance playback (benchmarks/bench_player.py, PulseAudio
+null sink through the ALSA pulse plugin): 0.02 s (PortAudio's "low") → 823 underflows and
+1.4 s of 9.7 s audio lost — the plugin answers an underrun by reconnecting its stream,
+dropping what PulseAudio still held, while the player reported "done" (the desktop app's lost
+sentences); 0.1 s → 39 underflows; 0.15 s → 0; 0.2 s → 0. Barge-in then takes about the
+buffer (stop_ms 172 ms at 0.15 s). On Linux's default output open_player() prefers
+pulse_player.PulsePlayer, which has neither problem.
 Flushing the device on stop (abort() + start()) was tried: through the pulse plugin it
 shifted and cut the following utterances, so stop() lets the buffer play out instead.
 """
@@ -69,7 +71,8 @@ def open_player(device: str | int | None = None,
 class _Playback:
     """What both players share: an utterance id, a queue of samples filled by a feeder thread
     (synthesis runs there, ahead of playback), and the end-of-playback report. Subclasses set
-    rate, _cond, _queue, _utterance, _feeding, _error, _done and _result."""
+    rate, _cond, _queue, _utterance, _feeding, _stop_called, _error, _done, _result and
+    _stop_wait_s."""
 
     def wait(self, timeout: float | None = None) -> PlaybackResult | None:
         """Block until playback really ended (the last sample was played)."""
@@ -83,6 +86,22 @@ class _Playback:
     def play_blocking(self, chunks: Iterable[AudioChunk]) -> PlaybackResult:
         self.play(chunks)
         return self.wait()
+
+    def stop(self) -> float:
+        """Silence playback now (barge-in); returns ms until the last sample was played.
+
+        Waits for the end report (up to `_stop_wait_s`): a later play() must not start before."""
+        with self._cond:
+            if self._done.is_set():
+                return 0.0
+            self._stop_called = time.perf_counter()
+            self._queue.clear()
+            self._feeding = False
+            utterance = self._utterance
+            self._cond.notify_all()
+        self._done.wait(self._stop_wait_s)
+        result = self._result
+        return result.stop_ms if result and self._utterance == utterance else 0.0
 
     def __enter__(self):
         return self
@@ -125,6 +144,7 @@ class Player(_Playback):
         self.rate = int(self.device.default_rate)
         self.block = max(64, int(self.rate * block_ms / 1000))
         self.latency_s = latency_s
+        self._stop_wait_s = latency_s + 2.0  # what the device holds still plays after stop()
         self.on_finished = on_finished
         self._stream = None
         self._cond = threading.Condition(threading.Lock())
@@ -160,20 +180,6 @@ class Player(_Playback):
         threading.Thread(target=self._feed, args=(chunks, utterance), daemon=True,
                          name="player-feed").start()
 
-    def stop(self) -> float:
-        """Silence playback now (barge-in); returns ms until the last sample was played."""
-        with self._cond:
-            if self._done.is_set():
-                return 0.0
-            self._stop_called = time.perf_counter()
-            self._queue.clear()
-            self._feeding = False
-            utterance = self._utterance
-        # What the device holds still plays (latency_s); a later play() must not start before.
-        self._done.wait(self.latency_s + 2.0)
-        result = self._result
-        return result.stop_ms if result and self._utterance == utterance else 0.0
-
     @property
     def name(self) -> str:
         return self.device.name
@@ -186,7 +192,7 @@ class Player(_Playback):
             stream.abort()
             stream.close()
 
-    # --- audio thread (the feeder is _Playback._feed) -------------------------------------------------------
+    # --- audio thread (the feeder is _Playback._feed) --------------------------------------
     def _ensure_stream(self) -> None:
         if self._stream is not None and self._stream.active:
             return

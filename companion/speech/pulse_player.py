@@ -51,7 +51,7 @@ class PulsePlayer(_Playback):
         self._offset = 0
         self._utterance = 0
         self._feeding = False
-        self._active = False     # an utterance is being played and has not been reported
+        self._stop_wait_s = 2.0  # stop() flushes the server: the report follows at once
         self._stop_called = 0.0
         self._closed = False
         self._done = threading.Event()
@@ -94,7 +94,6 @@ class PulsePlayer(_Playback):
             self._queue.clear()
             self._offset = 0
             self._feeding = True
-            self._active = True
             self._frames = 0
             self._underflows = 0
             self._start = time.perf_counter()
@@ -108,20 +107,6 @@ class PulsePlayer(_Playback):
             self._cond.notify_all()
         threading.Thread(target=self._feed, args=(chunks, utterance), daemon=True,
                          name="pulse-feed").start()
-
-    def stop(self) -> float:
-        """Silence playback now (barge-in); returns ms until the last sample was played."""
-        with self._cond:
-            if not self._active:
-                return 0.0
-            self._stop_called = time.perf_counter()
-            self._queue.clear()
-            self._feeding = False
-            utterance = self._utterance
-            self._cond.notify_all()
-        self._done.wait(2.0)
-        result = self._result
-        return result.stop_ms if result and self._utterance == utterance else 0.0
 
     @property
     def name(self) -> str:
@@ -150,11 +135,15 @@ class PulsePlayer(_Playback):
             self._offset = 0
         return block
 
+    def _has_work(self) -> bool:
+        """An utterance is playing and there is a stop, samples, or the end to handle
+        (caller holds the lock)."""
+        return not self._done.is_set() and bool(self._stop_called or self._queue or not self._feeding)
+
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and not (self._active and (
-                        self._stop_called or self._queue or not self._feeding)):
+                while not self._closed and not self._has_work():
                     self._cond.wait()
                 if self._closed:
                     return
@@ -206,9 +195,8 @@ class PulsePlayer(_Playback):
 
     def _finish(self, utterance: int, audible_until: float) -> None:
         with self._cond:
-            if utterance != self._utterance or not self._active:
+            if utterance != self._utterance or self._done.is_set():
                 return
-            self._active = False
             self._queue.clear()
             stopped = bool(self._stop_called)
             reason = "stopped" if stopped else ("error" if self._error else "done")
