@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "app"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 QUESTIONS = [  # (text, persona whose voice asks it): English through Piper, Romanian through espeak
@@ -45,6 +46,7 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app_helpers import StallMeter
     from speech_helpers import PulseAudio
     from companion.speech.audio import concat, write_wav
     from companion.speech.tts import speak
@@ -88,18 +90,8 @@ def main() -> int:
     if not window.speech_status.get("listening"):
         raise SystemExit(f"bench_app: speech is not available: {window.speech_status}")
 
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    ticker = QTimer()
-    ticker.setInterval(5)
-    ticker.timeout.connect(tick)
-    ticker.start()
+    stalls = StallMeter()
+    stalls.start()
     ended: list[dict] = []
     window.worker.playback_done.connect(ended.append)
     turns = []
@@ -110,8 +102,7 @@ def main() -> int:
         threading.Thread(target=lambda: (pulse.play_into_mic(wav), done.set()), daemon=True).start()
         run_until(done.is_set, 30)
         run_until(lambda: False, 0.15, must=False)  # the last blocks reach the recorder
-        gaps.clear()
-        last[0] = time.perf_counter()
+        stalls.restart()
         window.talk.release()
         run_until(lambda: len(ended) > before, 120)
         info = ended[-1]
@@ -121,8 +112,8 @@ def main() -> int:
                       "reply_tribe": window.meter.chosen, "stt_ms": timings.get("stt_ms"),
                       "first_token_ms": timings.get("first_token_ms"),
                       "end_to_audio_ms": info.get("end_to_audio_ms"),
-                      "max_stall_ms": round(max(gaps) * 1000, 1) if gaps else None})
-    ticker.stop()
+                      "max_stall_ms": round(stalls.worst_ms, 1) if stalls.gaps else None})
+    stalls.stop()
     window.close()
     pulse.stop()
     e2a = [t["end_to_audio_ms"] for t in turns if t["end_to_audio_ms"]]

@@ -9,6 +9,39 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 
 
+class StallMeter:
+    """How long the GUI thread was kept from its event loop: the gaps between ticks of a short
+    QTimer (shared by the window tests and benchmarks/bench_app.py)."""
+
+    def __init__(self, interval_ms: int = 5):
+        self.gaps: list[float] = []
+        self._last = time.perf_counter()
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+    def start(self) -> None:
+        self.restart()
+        self.timer.start()
+
+    def restart(self) -> None:
+        """Forget the gaps so far: measure from now."""
+        self.gaps.clear()
+        self._last = time.perf_counter()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    @property
+    def worst_ms(self) -> float | None:
+        return max(self.gaps) * 1000 if self.gaps else None
+
+
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     """Run the event loop until predicate() is true (the worker answers through it).
 

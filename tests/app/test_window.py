@@ -6,12 +6,12 @@ import sqlite3
 import time
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox
 
 import tiny
-from app_helpers import wait_until
+from app_helpers import StallMeter, wait_until
 from companion.app.bubbles import MessageBubble
 from companion.config import AppSettings
 
@@ -110,19 +110,10 @@ def test_the_event_loop_never_stalls_during_a_turn(open_window, memorised_model_
     # Start-up done: the model, and speech (Whisper's loader holds the GIL ~250 ms at a time,
     # which is why it opens in a thread of its own beside the model load).
     wait_until(lambda: window.loaded and window.speech_status, 60, "the model and speech to load")
-    gaps, last = [], [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    meter = StallMeter()
     done = []
     window.worker.turn_done.connect(done.append)
-    timer.start()
+    meter.start()
     started = time.perf_counter()
     questions = [q for q, _, _ in tiny.MEMORISED_CHATS] * 2
     for text in questions:  # set, not typed: simulated typing would block the loop itself
@@ -130,12 +121,11 @@ def test_the_event_loop_never_stalls_during_a_turn(open_window, memorised_model_
         QTest.mouseClick(window.send_button, Qt.LeftButton)
     # Counted from here: six sends in one go (six bubbles laid out at once) are the test's own
     # doing, not a stall of the turn; the first turn has barely started by now.
-    gaps.clear()
-    last[0] = time.perf_counter()
+    meter.restart()
     wait_until(lambda: len(done) == len(questions), 120, "six turns")
     busy_s = time.perf_counter() - started
-    timer.stop()
-    worst_ms = max(gaps) * 1000
+    meter.stop()
+    gaps, worst_ms = meter.gaps, meter.worst_ms
     print(f"\nevent loop during 6 turns ({busy_s * 1000:.0f} ms of generation): {len(gaps)} ticks, "
           f"max gap {worst_ms:.1f} ms (timer 5 ms)")
     # The timer really ran through the turns (a full run once finished all six in 243 ms with
