@@ -48,6 +48,7 @@ class AppSettings:
     top_p: float = 0.95
     max_tokens: int = 200
     seed: int | None = None
+    word_guard: bool = True  # only words the model was trained on or the conversation used
     model_dir: str = ""  # "" = the current published version, else the bundled default
     data_dir: str = ""  # "" = the user data dir (conversations.sqlite3 lives there)
     # speech
@@ -80,6 +81,8 @@ class AppSettings:
             out.append(f"max tokens must be a whole number from 1 to 4096, not {self.max_tokens!r}")
         if self.seed is not None and not _whole(self.seed):
             out.append(f"seed must be a whole number or empty, not {self.seed!r}")
+        if not isinstance(self.word_guard, bool):
+            out.append(f"only known words must be true or false, not {self.word_guard!r}")
         if not isinstance(self.speak_replies, bool):
             out.append(f"speak replies must be true or false, not {self.speak_replies!r}")
         for name in ("input_device", "output_device", "stt_model", "ptt_key"):
@@ -119,7 +122,8 @@ class AppSettings:
         from companion.generation import SamplingConfig
 
         sampling = SamplingConfig(temperature=float(self.temperature), top_k=self.top_k or None,
-                                  top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed)
+                                  top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed,
+                                  word_guard=self.word_guard)
         return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling)
 
     def stt_config(self):

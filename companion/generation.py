@@ -28,6 +28,9 @@ class SamplingConfig:
     max_tokens: int = 200
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Only spell words of the model's training text or of the conversation (companion/text/words.py);
+    # off, or a model folder without vocabulary.txt: any spelling the model likes.
+    word_guard: bool = True
 
     def __post_init__(self):
         problems = []
@@ -71,8 +74,10 @@ class Generator(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig) -> Iterator[Piece]:
-        """Stream the continuation of prompt_ids until end of turn or a limit."""
+    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig,
+                     tag_by_alpha: bool = False) -> Iterator[Piece]:
+        """Stream the continuation of prompt_ids until end of turn or a limit. tag_by_alpha: a
+        prompt ending where the assistant's reply starts gets the tag of the tribe α picks."""
         ...
 
     def chat(
@@ -81,7 +86,8 @@ class Generator(Protocol):
         sampling: SamplingConfig,
         reply_tribe: Tribe | None = None,
     ) -> Iterator[Piece]:
-        """Render turns with the chat template and stream the assistant's reply."""
+        """Render turns with the chat template and stream the assistant's reply: in the locked
+        persona's voice, else in the voice α picks at the reply start."""
         ...
 
 

@@ -91,6 +91,28 @@ def test_locked_tribe_conditions_generation(memorised):
     assert "".join(p.text for p in locked) == "It is late. Get some sleep."
 
 
+def test_without_a_lock_the_reply_opens_with_the_tag_of_the_tribe_alpha_picks(random_generator):
+    """α chooses the persona: the first token is α's tribe tag, never a sampled one."""
+    from companion.text import render_chat
+    from companion.tribes import TRIBE_ORDER
+
+    tok = random_generator.tokenizer
+    tags = [tok.tribe_ids[t] for t in TRIBE_ORDER]
+    model = random_generator.model
+    for text in ("Mi-e dor de mare.", "What time is it?", "Ce este un procesor?"):
+        prompt = render_chat(tok, [ChatTurn(Role.USER, text)])
+        with torch.inference_mode():
+            alpha = model(torch.tensor([prompt]), last_only=True).alpha[0, -1]
+        expected = tags[int(alpha.argmax())]
+        for seed in range(5):
+            steps = decode_steps(model, prompt, SamplingConfig(max_tokens=2, seed=seed), tags=tags)
+            assert next(steps).token_id == expected
+        # Free sampling from the random model does not open with that tag on its own.
+        free = {next(decode_steps(model, prompt, SamplingConfig(max_tokens=1, seed=seed))).token_id
+                for seed in range(5)}
+        assert free != {expected}
+
+
 def test_stop_strings_cut_the_reply_and_are_never_emitted(memorised):
     turns = [ChatTurn(Role.USER, "What time is it?")]
     pieces = list(memorised.chat(turns, SamplingConfig(temperature=0, stop=("Get some",))))

@@ -66,10 +66,14 @@ class SettingsDialog(QDialog):
         self.top_p.setDecimals(2)
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
+        self.word_guard = QCheckBox("Only known words")
+        self.word_guard.setToolTip("the model may only spell words of its training text or of the "
+                                   "conversation, never invented ones")
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-k", self.top_k)
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens", self.max_tokens)
+        form.addRow("", self.word_guard)
         layout.addWidget(gen_box)
         layout.addStretch(1)
 
@@ -158,6 +162,7 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(s.top_k)
         self.top_p.setValue(s.top_p)
         self.max_tokens.setValue(s.max_tokens)
+        self.word_guard.setChecked(s.word_guard)
         self.model_dir.setText(s.model_dir)
         self.data_dir.setText(s.data_dir)
         _select(self.input_device, s.input_device)
@@ -173,6 +178,7 @@ class SettingsDialog(QDialog):
             persona_mode=self.persona.currentData(), style=self.style.currentData(),
             temperature=round(self.temperature.value(), 2), top_k=self.top_k.value(),
             top_p=round(self.top_p.value(), 2), max_tokens=self.max_tokens.value(),
+            word_guard=self.word_guard.isChecked(),
             model_dir=self.model_dir.text().strip(), data_dir=self.data_dir.text().strip(),
             input_device=self.input_device.currentData() if self.input_device.currentIndex() >= 0 else "",
             output_device=self.output_device.currentData() if self.output_device.currentIndex() >= 0 else "",

@@ -43,7 +43,8 @@ def run(args) -> int:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0
     print(f"α accuracy      {report.alpha_accuracy:.3f}  {report.alpha_accuracy_per_tribe}")
-    print(f"real-word ratio {report.real_word_ratio:.3f}  {report.real_word_ratio_per_tribe}")
+    print(f"real-word ratio {report.real_word_ratio:.3f}  {report.real_word_ratio_per_tribe}  "
+          f"(without the word guard {report.real_word_ratio_unguarded:.3f})")
     print(f"held-out loss   {report.heldout_loss}  ({report.heldout_records} records)")
     if report.unknown_words:
         print(f"unknown words   {', '.join(report.unknown_words[:20])}")

@@ -20,6 +20,9 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--repetition-penalty", type=float, default=1.1)
     p.add_argument("--max-tokens", type=int, default=200)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-word-guard", action="store_true",
+                   help="let the model spell any word, also ones it invents (default: only words of its "
+                        "training text and of the prompt)")
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     p.add_argument("--head-precision", choices=["auto", "float32", "bfloat16"], default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
@@ -34,7 +37,7 @@ def run(args) -> int:
     sampling = SamplingConfig(
         temperature=args.temperature, top_k=args.top_k or None, top_p=args.top_p,
         repetition_penalty=args.repetition_penalty, max_tokens=args.max_tokens,
-        seed=args.seed, stop=tuple(args.stop),
+        seed=args.seed, stop=tuple(args.stop), word_guard=not args.no_word_guard,
     )
     generator = load_generator(args.model)
     if args.head_precision != "auto":

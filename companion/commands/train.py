@@ -38,25 +38,34 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--max-minutes", type=float, help="stop (resumably) after this much training time")
     p.add_argument("--fresh", action="store_true", help="ignore a saved train_state in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.csv)")
+    add_detector_arguments(p, default_epochs=0)
     p.set_defaults(func=run)
 
 
-def prepare(args, out: Path):
-    """Import, clean, tokenise: returns (tokenizer, shard folder). Skipped when shards exist."""
+def add_detector_arguments(p, default_epochs: int) -> None:
+    """Options of the detector stage (here after training; `companion detector` runs it alone)."""
+    p.add_argument("--detector-epochs", type=int, default=default_epochs, metavar="N",
+                   help="then train the context detector alone for up to N epochs over the dialogues, "
+                        "user turn and reply start weighted up (0: skip)")
+    p.add_argument("--detector-lr", type=float, default=2e-3)
+    p.add_argument("--detector-decision-weight", type=float, default=5.0,
+                   help="weight of the user turn and the reply start against a reply token")
+
+
+def detector_config(args):
+    from companion.training.detector import DetectorConfig
+
+    return DetectorConfig(epochs=args.detector_epochs, lr=args.detector_lr,
+                          decision_weight=args.detector_decision_weight, seed=args.seed)
+
+
+def import_sources(args) -> tuple[list[tuple[str, list]], int]:
+    """The corpus paths (and chitchat) as (source name, records); bad records are reported."""
     from companion.errors import CompanionError
-    from companion.text.tokenizer import Tokenizer
     from companion.training.chitchat import chitchat_records
-    from companion.training.clean import corpus_stats, deduplicate
-    from companion.training.corpus import write_jsonl
-    from companion.training.evaluate import words_of
     from companion.training.importers import import_folder
-    from companion.training.shards import write_shard
     from companion.tribes import Tribe
 
-    shard_dir = out / "shards"
-    tok_path = out / "tokenizer.model"
-    if tok_path.is_file() and any(shard_dir.glob("*.json")):
-        return Tokenizer.load(tok_path), shard_dir
     sources: list[tuple[str, list]] = []
     default = Tribe.parse(args.tribe) if args.tribe else None
     problems = 0
@@ -70,6 +79,22 @@ def prepare(args, out: Path):
         sources.append(("chitchat", list(chitchat_records(None if args.chitchat < 0 else args.chitchat))))
     if not any(records for _, records in sources):
         raise CompanionError("no training records: pass --corpus PATH (and/or --chitchat N)")
+    return sources, problems
+
+
+def prepare(args, out: Path):
+    """Import, clean, tokenise: returns (tokenizer, shard folder). Skipped when shards exist."""
+    from companion.text.tokenizer import Tokenizer
+    from companion.training.clean import corpus_stats, deduplicate
+    from companion.training.corpus import write_jsonl
+    from companion.training.evaluate import words_of
+    from companion.training.shards import write_shard
+
+    shard_dir = out / "shards"
+    tok_path = out / "tokenizer.model"
+    if tok_path.is_file() and any(shard_dir.glob("*.json")):
+        return Tokenizer.load(tok_path), shard_dir
+    sources, problems = import_sources(args)
     report = deduplicate(r for _, records in sources for r in records)
     heldout = choose_heldout(report.kept, seed=args.seed)
     kept = {id(r) for r in report.kept} - {id(r) for r in heldout}
@@ -121,10 +146,11 @@ def prepare_once(args, out: Path):
     return prepare(args, out)
 
 
-def _record_run(out: Path, result, data) -> None:
+def _record_run(out: Path, result, data, detector=None) -> None:
     """Training facts for the model card, beside the model (best/training.json)."""
     if not (out / "best").is_dir():
         return
+    import dataclasses
     import shlex
 
     command = "companion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -132,6 +158,8 @@ def _record_run(out: Path, result, data) -> None:
              "seconds": round(result.seconds, 1),
              "best_val_loss": round(result.best_val_loss, 4), "train_tokens": data.tokens("train"),
              "val_tokens": data.tokens("val"), "stopped_early": result.stopped_early}
+    if detector is not None:
+        facts["detector"] = dataclasses.asdict(detector)
     (out / "best" / "training.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
 
 
@@ -243,6 +271,21 @@ def run(args) -> int:
         shutil.copytree(shard_dir, out / "best" / "shards")
     if bar is not None:
         bar.close()
+    finished = result.stopped_early or result.steps >= args.steps
+    detector = None
+    if trainer.is_main and finished and args.detector_epochs > 0 and (out / "best").is_dir():
+        from companion.model.checkpoint import verify_folder
+        from companion.training.clean import deduplicate
+        from companion.training.detector import retrain_model_detector
+
+        done = verify_folder(out / "best").get("metadata", {}).get("detector")
+        if done is not None:  # a finished run started again: its detector stage ran already
+            print(f"train: the detector stage ran already (best epoch {done['best_epoch']})", file=sys.stderr)
+            return 0
+        sources, _ = import_sources(args)
+        records = deduplicate(r for _, rs in sources for r in rs).kept
+        detector = retrain_model_detector(out / "best", records, out / "best", detector_config(args),
+                                          log=lambda line: print(line, file=sys.stderr))
     if trainer.is_main:
         print(json.dumps({
             "steps": result.steps, "best_val_loss": round(result.best_val_loss, 4),
@@ -251,5 +294,5 @@ def run(args) -> int:
             "params": trainer.model.num_params(), "train_tokens": data.tokens("train"),
             "val_tokens": data.tokens("val"),
         }))
-        _record_run(out, result, data)
+        _record_run(out, result, data, detector)
     return 0

@@ -8,7 +8,7 @@ template, behind the torch-free companion.generation.Generator interface.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,8 @@ from companion.generation import Piece, SamplingConfig
 from companion.model.transformer import KVCache, TribalTransformer
 from companion.text.template import ChatTurn, render_chat
 from companion.text.tokenizer import StreamDecoder, Tokenizer
-from companion.tribes import Alpha, Tribe
+from companion.text.words import Lexicon, WordGuard, token_surfaces
+from companion.tribes import TRIBE_ORDER, Alpha, Tribe
 
 
 @dataclass
@@ -34,8 +35,16 @@ def sample_next(
     sampling: SamplingConfig,
     rng: torch.Generator,
     banned: torch.Tensor | None = None,
+    accept: Callable[[int], bool] | None = None,
+    fallbacks: Sequence[Callable[[int], bool]] = (),
 ) -> int:
-    """Pick the next id from logits [V]; history holds recent ids for the repetition penalty."""
+    """Pick the next id from logits [V]; history holds recent ids for the repetition penalty.
+
+    accept (the word guard) may refuse a drawn id: it is drawn again without that id, and when
+    nothing sampling allows is acceptable, the likeliest acceptable id of the whole vocabulary
+    (within the first GUARD_REACH) is taken, else the likeliest that the first of `fallbacks`
+    allows (the guard's second choices), else the first draw.
+    """
     if sampling.repetition_penalty != 1.0 and history.numel():
         # CTRL penalty: push already-seen tokens down whatever the sign of their logit.
         seen = logits.gather(0, history)
@@ -44,7 +53,8 @@ def sample_next(
     if banned is not None:
         logits = logits.index_fill(0, banned, float("-inf"))
     if sampling.temperature == 0:
-        return int(logits.argmax())
+        return _likeliest_accepted(logits, accept) if accept is not None else int(logits.argmax())
+    full = logits
     logits = logits / sampling.temperature
     if sampling.top_k is not None and sampling.top_k < logits.numel():
         logits, candidates = torch.topk(logits, sampling.top_k)  # sorted, highest first
@@ -60,7 +70,36 @@ def sample_next(
         outside = (probs.cumsum(dim=-1) - probs) >= sampling.top_p
         probs = probs.masked_fill(outside, 0.0)
     choice = int(torch.multinomial(probs, 1, generator=rng))
-    return int(candidates[choice]) if candidates is not None else choice
+    token = int(candidates[choice]) if candidates is not None else choice
+    if accept is None or accept(token):
+        return token
+    first = token
+    probs = probs.clone()
+    for _ in range(min(GUARD_DRAWS, probs.numel() - 1)):
+        probs[choice] = 0.0
+        if not float(probs.sum()) > 0.0:
+            break
+        choice = int(torch.multinomial(probs, 1, generator=rng))
+        token = int(candidates[choice]) if candidates is not None else choice
+        if accept(token):
+            return token
+    for judge in (accept, *fallbacks):
+        token = _likeliest_accepted(full, judge)
+        if judge(token):
+            return token
+    return first
+
+
+# The word guard redraws at most this often from what top-k/top-p allow, then looks this far
+# down the whole distribution for an acceptable token. Measured on models/default
+# (benchmarks/bench_word_guard.py): 94 % of tokens are taken at the first draw.
+GUARD_DRAWS = 16
+GUARD_REACH = 512
+
+
+def _likeliest_accepted(logits: torch.Tensor, accept: Callable[[int], bool]) -> int:
+    order = torch.topk(logits, min(GUARD_REACH, logits.numel())).indices.tolist()
+    return next((t for t in order if accept(t)), order[0])
 
 
 HEAD_PRECISIONS = ("auto", "float32", "bfloat16")
@@ -109,10 +148,16 @@ def decode_steps(
     *,
     stop_ids: Iterable[int] = (),
     banned_ids: Iterable[int] = (),
+    guard: WordGuard | None = None,
+    tags: Sequence[int] | None = None,
 ) -> Iterator[Step]:
     """Yield sampled tokens one by one until a stop id, max_tokens or the context is full.
 
-    A stop id is yielded too (so callers know why it ended) but never fed to the model.
+    A stop id is yielded too (so callers know why it ended) but never fed to the model. With a
+    guard, only tokens that keep spelling known words are taken (companion/text/words.py).
+    With tags (the tribe tag ids in α's order), the first token is not sampled: it is the tag
+    of the tribe α picks at the end of the prompt, so the reply is written by the persona α
+    chose (without it the model writes its own tag, and α, which reads it, follows the tag).
     """
     config = model.config
     n_prompt = len(prompt_ids)
@@ -133,11 +178,26 @@ def decode_steps(
     banned = banned if banned.numel() else None
     rng = make_rng(sampling.seed)
     window = sampling.repetition_window
+    last = False  # the reply has room for one more token only: it may not leave half a word
+
+    def guarded(token: int) -> bool:
+        if token in stop:
+            return guard.allows_end()
+        return guard.allows_last(token) if last else guard.allows(token)
+
+    accept = guarded if guard is not None else None
 
     out = model(ids[:n_prompt].unsqueeze(0), cache=cache, last_only=True)
     n = n_prompt
-    for _ in range(sampling.max_tokens):
-        token = sample_next(out.logits[0, -1], ids[max(0, n - window) : n], sampling, rng, banned)
+    for i in range(sampling.max_tokens):
+        last = i == sampling.max_tokens - 1 or n + 1 >= total
+        if i == 0 and tags is not None:
+            token = int(tags[int(out.alpha[0, -1].argmax())])
+        else:
+            token = sample_next(out.logits[0, -1], ids[max(0, n - window) : n], sampling, rng, banned, accept,
+                                (guard.recovers, guard.well_formed) if guard is not None else ())
+        if guard is not None:
+            guard.push(token)
         yield Step(token, out.alpha[0, -1])
         if token in stop or n + 1 >= total:  # prompt + reply never exceed the context
             return
@@ -150,7 +210,8 @@ def decode_steps(
 class TorchGenerator:
     """The PyTorch backend of companion.generation.Generator."""
 
-    def __init__(self, model: TribalTransformer, tokenizer: Tokenizer, head_precision: str = "auto"):
+    def __init__(self, model: TribalTransformer, tokenizer: Tokenizer, head_precision: str = "auto",
+                 lexicon: Lexicon | None = None):
         if tokenizer.vocab_size != model.config.vocab_size:
             raise CompanionError("tokenizer and model do not belong together (vocabulary sizes differ)")
         self.model = model.eval()
@@ -163,13 +224,16 @@ class TorchGenerator:
         # A role marker means the model started the next turn: the reply is over.
         self._end_ids = frozenset({tok.end_id, tok.user_id, tok.system_id, tok.assistant_id})
         self._banned_ids = frozenset({tok.pad_id, tok.bos_id, tok.piece_to_id("<unk>"), tok.piece_to_id("</s>")})
+        # The word guard's known words: the training text's (vocabulary.txt beside the weights).
+        self.lexicon = lexicon if lexicon is not None and len(lexicon) else None
+        self._surfaces = token_surfaces(tokenizer) if self.lexicon is not None else []
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", head_precision: str = "auto") -> TorchGenerator:
         from companion.model.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(folder, device=device)
-        return cls(ckpt.model, ckpt.tokenizer, head_precision=head_precision)
+        return cls(ckpt.model, ckpt.tokenizer, head_precision=head_precision, lexicon=read_vocabulary(folder))
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
@@ -177,9 +241,12 @@ class TorchGenerator:
     def chat(
         self, turns: Sequence[ChatTurn], sampling: SamplingConfig, reply_tribe: Tribe | None = None
     ) -> Iterator[Piece]:
-        return self.generate_ids(render_chat(self.tokenizer, turns, reply_tribe=reply_tribe), sampling)
+        # No persona lock: α at the reply start picks the tribe tag the reply opens with.
+        return self.generate_ids(render_chat(self.tokenizer, turns, reply_tribe=reply_tribe), sampling,
+                                 tag_by_alpha=reply_tribe is None)
 
-    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig) -> Iterator[Piece]:
+    def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig,
+                     tag_by_alpha: bool = False) -> Iterator[Piece]:
         decoder = StreamDecoder(self.tokenizer)
         stops = tuple(s for s in sampling.stop if s)
         text = ""  # the reply so far
@@ -187,9 +254,17 @@ class TorchGenerator:
         generated: list[int] = []
         alpha = Alpha.uniform()
         reason = "max_tokens"
-        steps = decode_steps(
-            self.model, prompt_ids, sampling, stop_ids=self._end_ids, banned_ids=self._banned_ids
-        )
+        guard = None
+        if sampling.word_guard and self.lexicon is not None:
+            # Words of the conversation count as known too: names, places, the user's own words.
+            context = Lexicon()
+            context.add_text(self.tokenizer.decode([i for i in prompt_ids if i not in self.tokenizer.special_ids]))
+            guard = WordGuard(self._surfaces, self.lexicon, context)
+        tags = None
+        if tag_by_alpha and prompt_ids and prompt_ids[-1] == self.tokenizer.assistant_id:
+            tags = [self.tokenizer.tribe_ids[t] for t in TRIBE_ORDER]
+        steps = decode_steps(self.model, prompt_ids, sampling, stop_ids=self._end_ids,
+                             banned_ids=self._banned_ids, guard=guard, tags=tags)
         for step in steps:
             alpha = Alpha.from_sequence(step.alpha.tolist())
             if step.token_id in self._end_ids:
@@ -215,6 +290,19 @@ class TorchGenerator:
         yield Piece(
             text[emitted:], alpha, len(generated), done=True, stop_reason=reason, token_ids=tuple(generated)
         )
+
+
+def read_vocabulary(folder: str | Path) -> Lexicon | None:
+    """The training vocabulary beside a model's weights (one word a line), or None.
+
+    It is data about the model, outside the manifest: a missing or unreadable file only turns
+    the word guard off.
+    """
+    path = Path(folder) / "vocabulary.txt"
+    try:
+        return Lexicon(path.read_text(encoding="utf-8").split())
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _find_stop(text: str, stops: tuple[str, ...], emitted: int) -> int | None:

@@ -42,6 +42,13 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         f"- best validation loss (LM + λ·tribe): {training.get('best_val_loss', meta.get('val_loss', '?'))}",
         f"- settings: {json.dumps(meta.get('train_config', {}))}",
     ]
+    detector = meta.get("detector") or training.get("detector")
+    if detector:
+        lines.append(
+            f"- detector stage (the context detector alone, user turn and reply start weighted up, tribes "
+            f"balanced): best epoch {detector['best_epoch']} of {detector['epochs']}, {detector['seconds']} s; "
+            f"α right at reply start on its {detector['val_dialogues']} validation dialogues (mean over tribes) "
+            f"{detector['val_accuracy_before']} → {detector['val_accuracy']}")
     if training.get("command"):
         lines += ["", "Reproduce it (a CPU run; `--device cuda` on a GPU):", "", "```bash",
                   training["command"], "```"]
@@ -64,8 +71,9 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         "",
         f"- α accuracy (which tribe should answer a held-out user turn): **{report.alpha_accuracy}** "
         f"{report.alpha_accuracy_per_tribe}",
-        f"- real-word ratio (Hunspell ro_RO / en_US or training vocabulary): **{report.real_word_ratio}** "
-        f"{report.real_word_ratio_per_tribe}",
+        f"- real-word ratio (Hunspell ro_RO / en_US or training vocabulary), sampled as the app samples, "
+        f"with the word guard: **{report.real_word_ratio}** {report.real_word_ratio_per_tribe}; without the "
+        f"guard (the network alone): {report.real_word_ratio_unguarded}",
         f"- held-out loss per tribe: {report.heldout_loss} ({report.heldout_records} records)",
     ]
     if report.unknown_words:

@@ -4,7 +4,9 @@
   would start (user turn + <|assistant|>) must pick the labelled tribe: which tribe should answer.
 - real_word_ratio: share of generated words found in the Hunspell dictionary of the reply's
   language (Debian hunspell-ro / hunspell-en-us, read with spylls) or in the training
-  vocabulary. The Arianna seed's failure mode was invented words like "surfive".
+  vocabulary. The Arianna seed's failure mode was invented words like "surfive". Replies are
+  sampled as the app samples them, with the word guard (companion/text/words.py);
+  real_word_ratio_unguarded is the same measure without it: what the network alone spells.
 - heldout_loss: next-token loss on held-out records, per tribe.
 """
 
@@ -37,7 +39,7 @@ class Sample:
     tribe: str  # the labelled tribe of the prompt
     prompt: str
     reply: str
-    chosen: str  # the voice α chose
+    chosen: str  # the voice α chose, as the app does: when the reply's first words arrive
     alpha: dict[str, float]
 
 
@@ -47,6 +49,7 @@ class EvalReport:
     alpha_accuracy_per_tribe: dict[str, float]
     real_word_ratio: float
     real_word_ratio_per_tribe: dict[str, float]
+    real_word_ratio_unguarded: float  # the same replies sampled without the word guard
     unknown_words: list[str]
     heldout_loss: dict[str, float]
     heldout_records: int
@@ -120,6 +123,33 @@ def heldout_loss(generator: TorchGenerator, records: Sequence[Record]) -> dict[s
     return {t.value: round(sums[t] / counts[t], 4) for t in TRIBE_ORDER if counts[t]}
 
 
+def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampling: SamplingConfig,
+                    per_tribe: int, checkers: dict) -> tuple[list[Sample], dict, dict, list[str]]:
+    """Replies to the first held-out prompts of each tribe: (samples, known, seen, unknown words)."""
+    samples: list[Sample] = []
+    known = {t: 0 for t in TRIBE_ORDER}
+    seen = {t: 0 for t in TRIBE_ORDER}
+    unknown: list[str] = []
+    for tribe in TRIBE_ORDER:
+        prompts = [p for r in heldout if r.tribe is tribe and (p := prompt_turns(r))][:per_tribe]
+        for i, turns in enumerate(prompts):
+            pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
+            reply = "".join(p.text for p in pieces).strip()
+            # The app picks the voice when the first words arrive (companion.Companion.turn).
+            alpha = next((p.alpha for p in pieces if p.text.strip()), pieces[-1].alpha)
+            chosen = VoicePolicy().choose(alpha)
+            checker = checkers[LANGUAGE_OF[tribe]]
+            for word in words_of(reply):
+                seen[tribe] += 1
+                if checker.known(word):
+                    known[tribe] += 1
+                else:
+                    unknown.append(word)
+            samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
+                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}))
+    return samples, known, seen, unknown
+
+
 def evaluate_model(
     generator: TorchGenerator,
     heldout: Sequence[Record],
@@ -143,33 +173,19 @@ def evaluate_model(
         right[record.tribe] += int(TRIBE_ORDER[int(alpha.argmax())] is record.tribe)
     if not sum(total.values()):
         raise CompanionError("the held-out set has no dialogues: α accuracy needs user turns with a tribe label")
-    # Samples: replies to held-out prompts, α decides the voice, words are checked.
-    samples: list[Sample] = []
-    known = {t: 0 for t in TRIBE_ORDER}
-    seen = {t: 0 for t in TRIBE_ORDER}
-    unknown: list[str] = []
-    for tribe in TRIBE_ORDER:
-        prompts = [p for r in heldout if r.tribe is tribe and (p := prompt_turns(r))][:samples_per_tribe]
-        for i, turns in enumerate(prompts):
-            pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
-            reply = "".join(p.text for p in pieces).strip()
-            alpha = pieces[-1].alpha
-            chosen = VoicePolicy().choose(alpha)
-            checker = checkers[LANGUAGE_OF[tribe]]
-            for word in words_of(reply):
-                seen[tribe] += 1
-                if checker.known(word):
-                    known[tribe] += 1
-                else:
-                    unknown.append(word)
-            samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
-                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}))
+    # Samples: replies to held-out prompts, α decides the voice, words are checked — sampled
+    # as the app samples (word guard on), and once more without the guard: the model's own.
+    samples, known, seen, unknown = _sample_replies(generator, heldout, sampling, samples_per_tribe, checkers)
+    _, raw_known, raw_seen, _ = _sample_replies(generator, heldout, sampling.with_(word_guard=False),
+                                                samples_per_tribe, checkers)
     n_seen = sum(seen.values())
     return EvalReport(
         alpha_accuracy=round(sum(right.values()) / sum(total.values()), 4),
         alpha_accuracy_per_tribe={t.value: round(right[t] / total[t], 4) for t in TRIBE_ORDER if total[t]},
         real_word_ratio=round(sum(known.values()) / n_seen, 4) if n_seen else 0.0,
         real_word_ratio_per_tribe={t.value: round(known[t] / seen[t], 4) for t in TRIBE_ORDER if seen[t]},
+        real_word_ratio_unguarded=round(sum(raw_known.values()) / sum(raw_seen.values()), 4)
+        if sum(raw_seen.values()) else 0.0,
         unknown_words=sorted(set(unknown))[:50],
         heldout_loss=heldout_loss(generator, heldout),
         heldout_records=len(heldout),

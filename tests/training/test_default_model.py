@@ -1,10 +1,10 @@
 """The shipped default model (models/default): it loads, verifies, and still meets the bar.
 
-A regression guard for what the model card claims: α picks the right tribe for most held-out
-user turns and the replies are mostly real words. The card measured α accuracy 0.90 and a
-real-word ratio of 0.968 for this model, short of the 0.95 / 0.97 that issue 3 asks for; the
-bounds here sit a little under the card's figures (fewer samples, so a noisier real-word
-ratio) and must be raised to the issue's when a better default ships.
+A regression guard for what the model card claims and issue 3 asks: α picks the tribe of at
+least 95 % of the held-out user turns, and at least 97 % of the words in replies sampled as the
+app samples them (with the word guard) are real. Without the guard the network alone spells
+about 95 % real words (the card says it); that figure is held to 0.90 here so a model that
+learnt to spell worse does not hide behind the guard.
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ def test_the_default_model_picks_tribes_and_speaks_real_words(generator):
     vocabulary = (DEFAULT / "vocabulary.txt").read_text(encoding="utf-8").split()
     report = evaluate_model(generator, heldout.records, vocabulary=vocabulary, samples_per_tribe=4)
     print(f"\nα accuracy {report.alpha_accuracy} {report.alpha_accuracy_per_tribe}; "
-          f"real-word ratio {report.real_word_ratio} {report.real_word_ratio_per_tribe}")
-    assert report.alpha_accuracy >= 0.88
-    assert report.real_word_ratio >= 0.93
+          f"real-word ratio {report.real_word_ratio} {report.real_word_ratio_per_tribe}, "
+          f"without the guard {report.real_word_ratio_unguarded}")
+    assert report.alpha_accuracy >= 0.95
+    assert report.real_word_ratio >= 0.97
+    assert report.real_word_ratio_unguarded >= 0.90
     assert set(report.heldout_loss) == {"nova", "sora", "lumin"}
 
 
