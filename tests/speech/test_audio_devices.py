@@ -77,7 +77,10 @@ def test_say_with_lumin_into_the_virtual_speaker_and_back(pulse, transcriber_bas
     assert cli.returncode == 0, cli.stderr
     heard = transcriber_base.transcribe(capture.audio).text
     print(f"say lumin → speaker → base: WER {wer(ENGLISH_SENTENCE, heard):.2%}: {heard!r}")
-    assert wer(ENGLISH_SENTENCE, heard) <= 0.10
+    # Usually 1 word of 24 is misheard (WER 0.042, "mill" → "No"); a clean clone running .ci/run
+    # beside a training job once heard 3 ("quick brown" → "quit brand": 0.125). Garbled or
+    # clipped audio scores far above this bound.
+    assert wer(ENGLISH_SENTENCE, heard) <= 0.15
 
 
 def _loud_blocks(audio: np.ndarray, threshold: float = 0.05) -> np.ndarray:
