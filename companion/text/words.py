@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 from companion.text.tokenizer import Tokenizer
 
-# A word: letters, joined by a hyphen or apostrophe ("s-a", "într-un", "don't"), the same
-# rule the evaluation's word counter uses.
+# A word: letters, joined by a hyphen or apostrophe ("s-a", "într-un", "don't"); the guard and
+# the evaluation's real-word count (companion/training/evaluate.py) both read words this way.
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 _JOINERS = "-'’"
 

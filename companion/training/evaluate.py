@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -25,13 +24,13 @@ from companion.errors import CompanionError
 from companion.generation import SamplingConfig
 from companion.model.generate import TorchGenerator
 from companion.text.template import ChatTurn, Role, render_chat
+from companion.text.words import WORD
 from companion.training.corpus import Record
 from companion.training.shards import record_ids
 from companion.tribes import TRIBE_ORDER, Tribe, VoicePolicy
 
 HUNSPELL_DIRS = (Path("/usr/share/hunspell"), Path("/usr/share/myspell/dicts"))
 LANGUAGE_OF = {Tribe.SORA: "ro_RO", Tribe.NOVA: "ro_RO", Tribe.LUMIN: "en_US"}
-_WORDS = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 
 
 @dataclass
@@ -71,7 +70,7 @@ def load_dictionary(name: str):
 
 
 def words_of(text: str) -> list[str]:
-    return _WORDS.findall(text)
+    return WORD.findall(text)
 
 
 class WordChecker:
