@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from companion.generation import SamplingConfig
-from companion.model.generate import TorchGenerator, decode_steps, read_vocabulary
+from companion.model.generate import TorchGenerator, decode_steps
 from companion.text.template import render_chat
-from companion.text.words import WORD, Lexicon, WordGuard, token_surfaces
+from companion.text.words import WORD
 from companion.training.corpus import read_jsonl
 from companion.training.evaluate import prompt_turns
 
@@ -34,10 +34,9 @@ def main() -> None:
     model_dir = Path(args.model)
     generator = TorchGenerator.load(model_dir)
     tok = generator.tokenizer
-    vocabulary = read_vocabulary(model_dir)
+    vocabulary = generator.lexicon
     if vocabulary is None:
         raise SystemExit(f"{model_dir}/vocabulary.txt is missing: the guard has no words to keep to")
-    surfaces = token_surfaces(tok)
     records = read_jsonl(model_dir / "heldout.jsonl").records
     prompts = [t for r in records if (t := prompt_turns(r))][:: max(1, len(records) // args.prompts)][: args.prompts]
     stops = [tok.end_id, tok.user_id, tok.system_id, tok.assistant_id]
@@ -46,11 +45,7 @@ def main() -> None:
     for i, turns in enumerate(prompts):
         ids = render_chat(tok, turns)
         for mode in ("off", "on"):
-            guard = None
-            if mode == "on":
-                context = Lexicon()
-                context.add_text(" ".join(t.text for t in turns))
-                guard = WordGuard(surfaces, vocabulary, context)
+            guard = generator.word_guard(ids) if mode == "on" else None
             sampling = SamplingConfig(temperature=0.8, max_tokens=args.tokens, seed=i)
             t0 = time.perf_counter()
             out = [s.token_id for s in decode_steps(generator.model, ids, sampling, stop_ids=stops, guard=guard)]

@@ -276,16 +276,17 @@ def run(args) -> int:
     if trainer.is_main and finished and args.detector_epochs > 0 and (out / "best").is_dir():
         from companion.model.checkpoint import verify_folder
         from companion.training.clean import deduplicate
-        from companion.training.detector import retrain_model_detector
+        from companion.training.detector import DetectorResult, retrain_model_detector
 
         done = verify_folder(out / "best").get("metadata", {}).get("detector")
         if done is not None:  # a finished run started again: its detector stage ran already
             print(f"train: the detector stage ran already (best epoch {done['best_epoch']})", file=sys.stderr)
-            return 0
-        sources, _ = import_sources(args)
-        records = deduplicate(r for _, rs in sources for r in rs).kept
-        detector = retrain_model_detector(out / "best", records, out / "best", detector_config(args),
-                                          log=lambda line: print(line, file=sys.stderr))
+            detector = DetectorResult(**done)
+        else:
+            sources, _ = import_sources(args)
+            records = deduplicate(r for _, rs in sources for r in rs).kept
+            detector = retrain_model_detector(out / "best", records, out / "best", detector_config(args),
+                                              log=lambda line: print(line, file=sys.stderr))
     if trainer.is_main:
         print(json.dumps({
             "steps": result.steps, "best_val_loss": round(result.best_val_loss, 4),

@@ -235,6 +235,15 @@ class TorchGenerator:
         ckpt = load_checkpoint(folder, device=device)
         return cls(ckpt.model, ckpt.tokenizer, head_precision=head_precision, lexicon=read_vocabulary(folder))
 
+    def word_guard(self, prompt_ids: Sequence[int]) -> WordGuard | None:
+        """A word guard for a reply to prompt_ids (None without a vocabulary). The words of the
+        conversation count as known too: names, places, the user's own words."""
+        if self.lexicon is None:
+            return None
+        context = Lexicon()
+        context.add_text(self.tokenizer.decode([i for i in prompt_ids if i not in self.tokenizer.special_ids]))
+        return WordGuard(self._surfaces, self.lexicon, context)
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
@@ -254,12 +263,7 @@ class TorchGenerator:
         generated: list[int] = []
         alpha = Alpha.uniform()
         reason = "max_tokens"
-        guard = None
-        if sampling.word_guard and self.lexicon is not None:
-            # Words of the conversation count as known too: names, places, the user's own words.
-            context = Lexicon()
-            context.add_text(self.tokenizer.decode([i for i in prompt_ids if i not in self.tokenizer.special_ids]))
-            guard = WordGuard(self._surfaces, self.lexicon, context)
+        guard = self.word_guard(prompt_ids) if sampling.word_guard else None
         tags = None
         if tag_by_alpha and prompt_ids and prompt_ids[-1] == self.tokenizer.assistant_id:
             tags = [self.tokenizer.tribe_ids[t] for t in TRIBE_ORDER]

@@ -121,6 +121,24 @@ class TribalTransformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def detector_logits(self, x: torch.Tensor, tokens: torch.Tensor, start: int = 0,
+                        cache: KVCache | None = None) -> torch.Tensor:
+        """The context detector's tribe logits [B, T, 3] for the embeddings x of tokens placed
+        at start (α is their softmax); it judges each exchange on its own (detector_reset_id)."""
+        end = start + tokens.shape[1]
+        mask = None
+        if self.config.detector_reset_id is not None:
+            mask, began = exchange_mask(tokens, start, self.config.detector_reset_id,
+                                        cache.detector_from if cache is not None else None)
+            if cache is not None:
+                cache.detector_from = began
+        return self.context_detector(
+            x, self.detector_cos[start:end], self.detector_sin[start:end], start,
+            cache.detector_k if cache is not None else None,
+            cache.detector_v if cache is not None else None,
+            mask=mask,
+        )
+
     def forward(
         self,
         tokens: torch.Tensor,
@@ -143,18 +161,7 @@ class TribalTransformer(nn.Module):
         x = self.tok_embeddings(tokens)
         if self.training and self.config.dropout:
             x = F.dropout(x, self.config.dropout)
-        detector_mask = None
-        if self.config.detector_reset_id is not None:
-            detector_mask, began = exchange_mask(tokens, start, self.config.detector_reset_id,
-                                                 cache.detector_from if cache is not None else None)
-            if cache is not None:
-                cache.detector_from = began
-        alpha_logits = self.context_detector(
-            x, self.detector_cos[start:end], self.detector_sin[start:end], start,
-            cache.detector_k if cache is not None else None,
-            cache.detector_v if cache is not None else None,
-            mask=detector_mask,
-        )
+        alpha_logits = self.detector_logits(x, tokens, start, cache)
         alpha = alpha_logits.softmax(dim=-1)
         x = self.tribal_embedding(x, alpha)
 

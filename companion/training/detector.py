@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from companion.errors import CompanionError
 from companion.model.transformer import TribalTransformer
-from companion.model.tribal import ContextDetector, exchange_mask
+from companion.model.tribal import ContextDetector
+from companion.text.template import Role
 from companion.text.tokenizer import Tokenizer
 from companion.training.corpus import Record
 from companion.training.shards import record_ids
@@ -94,13 +95,8 @@ def examples_of(records: Sequence[Record], tokenizer: Tokenizer, max_len: int,
 
 
 def detector_logits(model: TribalTransformer, tokens: torch.Tensor) -> torch.Tensor:
-    """The detector's tribe logits [B, T, 3] for whole sequences (what the model computes first)."""
-    t = tokens.shape[1]
-    x = model.tok_embeddings(tokens)
-    mask = None
-    if model.config.detector_reset_id is not None:
-        mask, _ = exchange_mask(tokens, 0, model.config.detector_reset_id)
-    return model.context_detector(x, model.detector_cos[:t], model.detector_sin[:t], 0, mask=mask)
+    """The detector's tribe logits [B, T, 3] for whole sequences, without the layers after it."""
+    return model.detector_logits(model.tok_embeddings(tokens), tokens)
 
 
 def _batch(examples: Sequence[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -206,7 +202,7 @@ def train_detector(model: TribalTransformer, tokenizer: Tokenizer, records: Sequ
 def dialogue_key(record: Record) -> tuple[str, ...]:
     """What identifies a dialogue across corpus edits: its assistant turns (or its text)."""
     if record.turns:
-        return tuple(t.text for t in record.turns if t.role.value == "assistant")
+        return tuple(t.text for t in record.turns if t.role is Role.ASSISTANT)
     return (record.text or "",)
 
 
