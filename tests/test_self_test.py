@@ -59,4 +59,8 @@ def test_word_error_rate_ignores_case_punctuation_and_contractions():
     assert word_error_rate("It is late, I will sleep.", "It’s late. I'll sleep") == 0.0
     assert word_error_rate("I keep my answers short", "I keep my answer short") == 0.2
     assert word_error_rate("one two", "") == 1.0
+    # Whisper base once glued a sentence in camel case: the words were heard, apart.
+    assert word_error_rate("It is late. Get some sleep.", "It is late.getSomeSleep.") == 0.0
+    assert word_error_rate("It is late. Get some sleep.", "It is Lake.getSomeSleep.") == pytest.approx(1 / 6)
+    assert word_error_rate("Bună seara", "BunăSeara") == 0.0
     assert error_rate("abc", "abd", "char") == pytest.approx(1 / 3)
