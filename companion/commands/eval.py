@@ -46,6 +46,8 @@ def run(args) -> int:
     print(f"real-word ratio {report.real_word_ratio:.3f}  {report.real_word_ratio_per_tribe}  "
           f"(without the word guard {report.real_word_ratio_unguarded:.3f})")
     print(f"held-out loss   {report.heldout_loss}  ({report.heldout_records} records)")
+    if report.topic_match is not None:
+        print(f"topic match     {report.topic_match:.3f}  {report.topic_match_per_tribe}  (0.5 is chance)")
     if report.unknown_words:
         print(f"unknown words   {', '.join(report.unknown_words[:20])}")
     for s in report.samples:

@@ -76,10 +76,15 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         f"guard (the network alone): {report.real_word_ratio_unguarded}",
         f"- held-out loss per tribe: {report.heldout_loss} ({report.heldout_records} records)",
     ]
+    if report.topic_match is not None:
+        lines.append(f"- topic match (is a sample closer in content words to its own held-out answer than to the "
+                     f"tribe's other answers? 0.5 is chance, 1.0 always): **{report.topic_match}** "
+                     f"{report.topic_match_per_tribe}")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
     lines += ["", "## Sample replies", ""]
     for s in report.samples:
-        lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha})", "",
+        topic = f", topic match {s.topic}" if s.topic is not None else ""
+        lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha}{topic})", "",
                   f"> {s.prompt}", "", f"{s.reply or '(empty)'}", ""]
     return "\n".join(lines) + "\n"

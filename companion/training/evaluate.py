@@ -8,10 +8,18 @@
   sampled as the app samples them, with the word guard (companion/text/words.py);
   real_word_ratio_unguarded is the same measure without it: what the network alone spells.
 - heldout_loss: next-token loss on held-out records, per tribe.
+- topic_match: is a sampled reply about what was asked? Each sample is compared with every
+  held-out reference reply of its tribe (the corpus's own first answers) by shared content-word
+  stems, weighted by rarity; the score is the share of the other references that are less like
+  the sample than its own reference. 0.5 is chance (a reply about nothing in particular), 1.0
+  every reply is closest to the answer it stands in for. A proxy for "on topic" that a reader's
+  judgement still has to confirm, but one that can be followed from model to model.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -21,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from companion.errors import CompanionError
+from companion.memory.context import keywords
 from companion.generation import SamplingConfig
 from companion.model.generate import TorchGenerator
 from companion.text.template import ChatTurn, Role, render_chat
@@ -40,6 +49,8 @@ class Sample:
     reply: str
     chosen: str  # the voice α chose, as the app does: when the reply's first words arrive
     alpha: dict[str, float]
+    reference: str = ""  # the corpus's own first reply to the prompt
+    topic: float | None = None  # topic_match of this reply (see the module docstring)
 
 
 @dataclass
@@ -53,6 +64,8 @@ class EvalReport:
     heldout_loss: dict[str, float]
     heldout_records: int
     samples: list[Sample] = field(default_factory=list)
+    topic_match: float | None = None  # mean over the samples; 0.5 is chance
+    topic_match_per_tribe: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -89,6 +102,37 @@ class WordChecker:
         if word.casefold() in self.vocabulary:
             return True
         return any(self.dictionary.lookup(w) for w in {word, word.lower(), word.capitalize()})
+
+
+def content_stems(text: str) -> set[str]:
+    """Content words (no stopwords, 4+ letters) cut to 5 letters, so "fierbe"/"fierbere" meet."""
+    return {w[:5] for w in keywords(text, limit=10**6).split() if len(w) >= 4 and not w.isdigit()}
+
+
+def topic_match(reply: str, own: int, references: Sequence[str]) -> float:
+    """The share of references[j], j != own, less like reply than references[own] (ties half).
+
+    Likeness: cosine of the stem sets weighted by idf over the references."""
+    stems = [content_stems(r) for r in references]
+    df = Counter(s for ref in stems for s in ref)
+    idf = {s: math.log(len(references) / n) + 1.0 for s, n in df.items()}
+    mine = content_stems(reply) & idf.keys()
+    norm = math.sqrt(sum(idf[s] ** 2 for s in mine))
+
+    def likeness(ref: set[str]) -> float:
+        if not mine or not ref:
+            return 0.0
+        return sum(idf[s] ** 2 for s in mine & ref) / (norm * math.sqrt(sum(idf[s] ** 2 for s in ref)))
+
+    scores = [likeness(ref) for ref in stems]
+    others = [scores[j] for j in range(len(references)) if j != own]
+    if not others:
+        raise ValueError("topic_match needs at least two references")
+    return sum(1.0 if o < scores[own] else 0.5 if o == scores[own] else 0.0 for o in others) / len(others)
+
+
+def first_reply(record: Record) -> str:
+    return next((t.text for t in record.turns if t.role is Role.ASSISTANT), "")
 
 
 def alpha_at_reply_start(generator: TorchGenerator, turns: Sequence[ChatTurn]) -> torch.Tensor:
@@ -130,8 +174,10 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
     seen = {t: 0 for t in TRIBE_ORDER}
     unknown: list[str] = []
     for tribe in TRIBE_ORDER:
-        prompts = [p for r in heldout if r.tribe is tribe and (p := prompt_turns(r))][:per_tribe]
-        for i, turns in enumerate(prompts):
+        dialogues = [r for r in heldout if r.tribe is tribe and prompt_turns(r)]
+        references = [first_reply(r) for r in dialogues]
+        for i, record in enumerate(dialogues[:per_tribe]):
+            turns = prompt_turns(record)
             pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
             reply = "".join(p.text for p in pieces).strip()
             # The app picks the voice when the first words arrive (companion.Companion.turn).
@@ -144,8 +190,9 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
                     known[tribe] += 1
                 else:
                     unknown.append(word)
+            topic = round(topic_match(reply, i, references), 4) if len(references) > 1 else None
             samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
-                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}))
+                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic))
     return samples, known, seen, unknown
 
 
@@ -178,6 +225,8 @@ def evaluate_model(
     _, raw_known, raw_seen, _ = _sample_replies(generator, heldout, sampling.with_(word_guard=False),
                                                 samples_per_tribe, checkers)
     n_seen = sum(seen.values())
+    topics = {t.value: [s.topic for s in samples if s.tribe == t.value and s.topic is not None] for t in TRIBE_ORDER}
+    all_topics = [x for v in topics.values() for x in v]
     return EvalReport(
         alpha_accuracy=round(sum(right.values()) / sum(total.values()), 4),
         alpha_accuracy_per_tribe={t.value: round(right[t] / total[t], 4) for t in TRIBE_ORDER if total[t]},
@@ -189,4 +238,6 @@ def evaluate_model(
         heldout_loss=heldout_loss(generator, heldout),
         heldout_records=len(heldout),
         samples=samples,
+        topic_match=round(sum(all_topics) / len(all_topics), 4) if all_topics else None,
+        topic_match_per_tribe={t: round(sum(v) / len(v), 4) for t, v in topics.items() if v},
     )
