@@ -129,11 +129,24 @@ def evaluate(model: TribalTransformer, data: ShardSet, batch_size: int, max_batc
 # -- resumable state: weights as safetensors, optimizer via torch.load(weights_only=True) -----
 
 def _replace_dir(src: Path, dest: Path) -> None:
+    """Put the finished folder src at dest. Two renames, so a kill at any moment leaves either
+    dest or dest.old whole (deleting dest first lost the saved state to a kill in between)."""
     import shutil
 
+    old = dest.with_name(dest.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
     if dest.exists():
-        shutil.rmtree(dest)
+        os.replace(dest, old)
     os.replace(src, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_dir(dest: Path) -> None:
+    """After a kill between _replace_dir's two renames: the previous folder comes back."""
+    old = dest.with_name(dest.name + ".old")
+    if not dest.exists() and old.is_dir():
+        os.replace(old, dest)
 
 
 class Trainer:
@@ -181,6 +194,9 @@ class Trainer:
     def resume(self) -> bool:
         """Continue from out_dir/train_state if it is there; True when resumed."""
         state = self.out / STATE_DIR
+        if self.is_main:
+            _recover_dir(state)
+            _recover_dir(self.out / "best")
         if not (state / "progress.json").is_file():
             return False
         ckpt = load_checkpoint(state)

@@ -104,6 +104,21 @@ def test_resume_continues_the_loss_curve_exactly(tmp_path, tokenizer):
     np.testing.assert_allclose([l for _, l in b], [l for _, l in a], rtol=1e-5)
 
 
+def test_a_kill_between_the_state_folders_two_renames_loses_nothing(tmp_path, tokenizer):
+    """Saving the state renames train_state to train_state.old, then the new one in place; a
+    kill between the two must not lose the last saved state (it used to delete first)."""
+    first = make_trainer(tmp_path, tokenizer)
+    first.fit(stop_at_step=10)  # state saved at step 8
+    run = tmp_path / "run"
+    os.replace(run / "train_state", run / "train_state.old")  # the kill, between the renames
+    os.replace(run / "best", run / "best.old")
+    resumed = make_trainer(tmp_path, tokenizer)
+    assert resumed.resume() and resumed.step == 8
+    assert (run / "best" / "model.safetensors").is_file() and not (run / "best.old").exists()
+    resumed.fit()
+    assert (run / "train_state" / "progress.json").is_file() and not (run / "train_state.old").exists()
+
+
 def test_training_learns_saves_the_best_model_and_stops_early(tmp_path, tokenizer):
     trainer = make_trainer(tmp_path, tokenizer, max_steps=60, eval_every=5)
     result = trainer.fit()
