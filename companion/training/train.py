@@ -146,7 +146,10 @@ def _recover_dir(dest: Path) -> None:
     """After a kill between _replace_dir's two renames: the previous folder comes back."""
     old = dest.with_name(dest.name + ".old")
     if not dest.exists() and old.is_dir():
-        os.replace(old, dest)
+        try:
+            os.replace(old, dest)
+        except FileNotFoundError:  # another DDP rank brought it back first
+            pass
 
 
 class Trainer:
@@ -194,9 +197,8 @@ class Trainer:
     def resume(self) -> bool:
         """Continue from out_dir/train_state if it is there; True when resumed."""
         state = self.out / STATE_DIR
-        if self.is_main:
-            _recover_dir(state)
-            _recover_dir(self.out / "best")
+        _recover_dir(state)  # every rank: each must see the state to resume from it
+        _recover_dir(self.out / "best")
         if not (state / "progress.json").is_file():
             return False
         ckpt = load_checkpoint(state)
