@@ -109,26 +109,26 @@ def content_stems(text: str) -> set[str]:
     return {w[:5] for w in keywords(text, limit=10**6).split() if len(w) >= 4 and not w.isdigit()}
 
 
-def topic_match(reply: str, own: int, references: Sequence[str]) -> float:
-    """The share of references[j], j != own, less like reply than references[own] (ties half).
+class TopicMatcher:
+    """topic_match against fixed references: their stems and idf are worked out once, then
+    match(reply, own) is the share of references[j], j != own, less like the reply than
+    references[own] (ties count half). Likeness: cosine of the stem sets weighted by idf."""
 
-    Likeness: cosine of the stem sets weighted by idf over the references."""
-    stems = [content_stems(r) for r in references]
-    df = Counter(s for ref in stems for s in ref)
-    idf = {s: math.log(len(references) / n) + 1.0 for s, n in df.items()}
-    mine = content_stems(reply) & idf.keys()
-    norm = math.sqrt(sum(idf[s] ** 2 for s in mine))
+    def __init__(self, references: Sequence[str]):
+        if len(references) < 2:
+            raise ValueError("topic_match needs at least two references")
+        self.stems = [content_stems(r) for r in references]
+        df = Counter(s for ref in self.stems for s in ref)
+        self.idf = {s: math.log(len(references) / n) + 1.0 for s, n in df.items()}
+        self.norms = [math.sqrt(sum(self.idf[s] ** 2 for s in ref)) for ref in self.stems]
 
-    def likeness(ref: set[str]) -> float:
-        if not mine or not ref:
-            return 0.0
-        return sum(idf[s] ** 2 for s in mine & ref) / (norm * math.sqrt(sum(idf[s] ** 2 for s in ref)))
-
-    scores = [likeness(ref) for ref in stems]
-    others = [scores[j] for j in range(len(references)) if j != own]
-    if not others:
-        raise ValueError("topic_match needs at least two references")
-    return sum(1.0 if o < scores[own] else 0.5 if o == scores[own] else 0.0 for o in others) / len(others)
+    def match(self, reply: str, own: int) -> float:
+        mine = content_stems(reply) & self.idf.keys()
+        norm = math.sqrt(sum(self.idf[s] ** 2 for s in mine))
+        scores = [sum(self.idf[s] ** 2 for s in mine & ref) / (norm * ref_norm) if mine and ref else 0.0
+                  for ref, ref_norm in zip(self.stems, self.norms)]
+        others = scores[:own] + scores[own + 1:]
+        return sum(1.0 if o < scores[own] else 0.5 if o == scores[own] else 0.0 for o in others) / len(others)
 
 
 def first_reply(record: Record) -> str:
@@ -176,6 +176,7 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
     for tribe in TRIBE_ORDER:
         dialogues = [r for r in heldout if r.tribe is tribe and prompt_turns(r)]
         references = [first_reply(r) for r in dialogues]
+        topics = TopicMatcher(references) if len(references) > 1 else None
         for i, record in enumerate(dialogues[:per_tribe]):
             turns = prompt_turns(record)
             pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
@@ -190,7 +191,7 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
                     known[tribe] += 1
                 else:
                     unknown.append(word)
-            topic = round(topic_match(reply, i, references), 4) if len(references) > 1 else None
+            topic = round(topics.match(reply, i), 4) if topics else None
             samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
                                   {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic))
     return samples, known, seen, unknown

@@ -9,7 +9,7 @@ import tiny
 from companion.errors import CompanionError
 from companion.text import ChatTurn, Role
 from companion.training.corpus import Record, write_jsonl
-from companion.training.evaluate import WordChecker, content_stems, topic_match, words_of
+from companion.training.evaluate import TopicMatcher, WordChecker, content_stems, words_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,10 +70,11 @@ def test_topic_match_ranks_a_reply_against_the_other_answers():
     assert content_stems("Fierbere, fierbi și oul") == {"fierb"}  # short words and stopwords out
     # A reply about the egg, in other words than its reference, still beats the other three answers.
     egg = "Pune oul în apă clocotită și lasă-l să fiarbă cam trei minute."
-    assert topic_match(egg, 0, REFERENCES) == 1.0
+    topics = TopicMatcher(REFERENCES)
+    assert topics.match(egg, 0) == 1.0
     # The same reply standing in for the router answer: the egg answer is closer, so it loses.
-    assert topic_match(egg, 1, REFERENCES) < 0.5
+    assert topics.match(egg, 1) < 0.5
     # Word salad about nothing asked: no shared content words with any answer, so chance.
-    assert topic_match("Valea ta cântă adesea în casă, o listă frumoasă.", 2, REFERENCES) == 0.5
+    assert topics.match("Valea ta cântă adesea în casă, o listă frumoasă.", 2) == 0.5
     with pytest.raises(ValueError, match="two references"):
-        topic_match(egg, 0, REFERENCES[:1])
+        TopicMatcher(REFERENCES[:1])
