@@ -71,7 +71,7 @@ class CompanionWorker(QObject):
     heard = Signal(object)  # {"text", "language", "stt_ms"}: the transcript of a spoken turn
     not_heard = Signal(str)  # a recording that became no turn (silence, error), and why
     audio_state = Signal(str)  # "transcribing" | "speaking" | "idle"
-    playback_done = Signal(object)  # {"reason", "played_s", "stop_ms", "end_to_audio_ms"}
+    playback_done = Signal(object)  # {"reason", "played_s", "stop_ms", "end_to_audio_ms", "underflows"}
     devices_listed = Signal(object)  # {"inputs": [names], "outputs": [names]} after a rescan
 
     def __init__(self, settings: AppSettings, model_dir: str | Path | None = None,
@@ -343,7 +343,7 @@ class CompanionWorker(QObject):
                         if took and result.first_audio_at else None)
         self.playback_done.emit({"reason": result.reason, "played_s": round(result.played_seconds, 2),
                                  "stop_ms": round(result.stop_ms, 1), "end_to_audio_ms": end_to_audio,
-                                 "error": result.error})
+                                 "error": result.error, "underflows": result.underflows})
         self.audio_state.emit("idle")
 
     @Slot()

@@ -124,16 +124,28 @@ class PulsePlayer(_Playback):
 
     # --- writer (the feeder is _Playback._feed) -------------------------------------------------
     def _next_block(self) -> np.ndarray | None:
-        """Up to one block from the queue (caller holds the lock)."""
+        """The next write, from the queue (caller holds the lock).
+
+        One block while the server holds half of `buffer_s` or more (the write blocks until
+        there is room, so a stop() is handled within a block); below that, after a start or
+        when the writer fell behind, enough to fill it to half at once. One block per turn made
+        a writer that gets the GIL only now and then (a busy app on 2 cores) refill a dry
+        stream 10 ms at a time, stuttering into the next words (see the module notes)."""
         if not self._queue:
             return None
-        head = self._queue[0]
-        block = head[self._offset:self._offset + self.block]
-        self._offset += len(block)
-        if self._offset >= len(head):
-            self._queue.popleft()
-            self._offset = 0
-        return block
+        queued_s = max(0.0, self._runs_dry_at - time.perf_counter()) if self._frames else 0.0
+        want = max(self.block, int((self.buffer_s / 2 - queued_s) * self.rate))
+        parts = []
+        while want > 0 and self._queue:
+            head = self._queue[0]
+            part = head[self._offset:self._offset + want]
+            parts.append(part)
+            want -= len(part)
+            self._offset += len(part)
+            if self._offset >= len(head):
+                self._queue.popleft()
+                self._offset = 0
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _has_work(self) -> bool:
         """An utterance is playing and there is a stop, samples, or the end to handle

@@ -24,6 +24,7 @@ GREEDY = dict(temperature=0, max_tokens=40, stt_model="tiny.en", stt_language="e
 QUESTION, ANSWER, TRIBE = tiny.MEMORISED_CHATS[1]  # Lumin: English in, English out
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"  # as tests/app/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +42,22 @@ def question_wav(tmp_path_factory):
                      np.concatenate([pad, audio.samples, pad]), audio.sample_rate)
 
 
-def check_spoken(capture, transcriber, reference: str, language: str = "en") -> None:
+def check_spoken(capture, transcriber, reference: str, language: str = "en",
+                 played: list | None = None) -> None:
     """The capture, transcribed, must say the reference (WER <= 0.3). The window's player once
-    dropped whole sentences under GIL load (fixed: pulse_player.py); this is the guard."""
+    dropped whole sentences under GIL load (fixed: pulse_player.py); this is the guard. On a
+    failure the capture is kept (artifacts/) and the player's own report goes in the message."""
     import numpy as np
+
+    from companion.speech.audio import write_wav
 
     loud = capture.audio.size and float(np.abs(capture.audio).max()) >= 0.01
     heard = transcriber.transcribe(capture.audio, 16000, language).text if loud else ""
-    assert wer(reference, heard) <= 0.3, f"heard {heard!r} for {reference!r} on the speaker"
+    if wer(reference, heard) > 0.3:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        kept = write_wav(ARTIFACTS / "speaker_capture_failed.wav", capture.audio, 16000)
+        pytest.fail(f"heard {heard!r} for {reference!r} on the speaker; player reported "
+                    f"{played}; capture kept in {kept}")
 
 
 def users(window) -> list[MessageBubble]:
@@ -86,6 +95,8 @@ def test_hold_the_talk_button_ask_aloud_and_hear_the_reply(pulse, open_window, m
     db = tmp_path / "conversations.sqlite3"
     window = open_window(memorised_model_dir, db=db, **GREEDY)
     ready_to_talk(window)
+    played = []
+    window.worker.playback_done.connect(played.append)
     with pulse.record_speaker() as capture:
         QTest.mousePress(window.talk_button, Qt.LeftButton)
         # The listening state shows the moment the button goes down.
@@ -118,7 +129,7 @@ def test_hold_the_talk_button_ask_aloud_and_hear_the_reply(pulse, open_window, m
     assert any(ms and ms > 0 for (ms,) in stt)
     assert window.grab().save(str(artifacts / "app_spoken_turn.png"))
     # The reply was spoken on the virtual speaker, in Lumin's (Piper) voice: transcribe it back.
-    check_spoken(capture, transcriber_base, ANSWER)
+    check_spoken(capture, transcriber_base, ANSWER, played=played)
 
 
 def test_the_talk_key_interrupts_the_spoken_reply_and_records_a_question(
