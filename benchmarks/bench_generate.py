@@ -20,9 +20,9 @@ from companion.model import ModelConfig, TribalTransformer
 from companion.model.generate import HEAD_PRECISIONS, decode_steps, resolve_head_dtype
 
 
-def run_once(model, prompt, sampling) -> tuple[float, float, int]:
+def run_once(model, prompt, sampling, contrast=None) -> tuple[float, float, int]:
     """(prompt ms, decode seconds, tokens decoded); the prompt pass is timed on its own."""
-    steps = decode_steps(model, prompt, sampling)
+    steps = decode_steps(model, prompt, sampling, contrast_ids=contrast)
     t0 = time.perf_counter()
     next(steps)  # prompt pass + first sample
     t1 = time.perf_counter()
@@ -49,6 +49,9 @@ def main() -> None:
     p.add_argument("--greedy", action="store_true", help="argmax instead of the default sampling")
     p.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--question-weight", type=float, default=2.0,
+                   help="context-aware decoding, measured beside the plain decode (the contrast: the "
+                        "prompt's first token)")
     args = p.parse_args()
 
     if args.threads:
@@ -69,8 +72,10 @@ def main() -> None:
     head_dtype = resolve_head_dtype(args.head_precision, head_bytes=weight.numel() * weight.element_size())
     # bfloat16 is always measured beside float32, whichever one "auto" reports.
     variants = {"float32": None, "bfloat16": torch.bfloat16}
-    # Interleave the variants run by run so machine noise hits both alike.
-    runs: dict[str, list] = {name: [] for name in variants}
+    reported = str(head_dtype).removeprefix("torch.") if head_dtype else "float32"
+    contrasted = sampling.with_(question_weight=args.question_weight)
+    # Interleave the variants run by run so machine noise hits them alike.
+    runs: dict[str, list] = {name: [] for name in [*variants, "question_weight"]}
     for name, dtype in variants.items():  # warm-up: first-call allocations, kernel selection
         model.use_head_precision(dtype)
         run_once(model, prompt, sampling)
@@ -78,7 +83,8 @@ def main() -> None:
         for name, dtype in variants.items():
             model.use_head_precision(dtype)
             runs[name].append(run_once(model, prompt, sampling))
-    reported = str(head_dtype).removeprefix("torch.") if head_dtype else "float32"
+        model.use_head_precision(head_dtype)
+        runs["question_weight"].append(run_once(model, prompt, contrasted, contrast=prompt[:1]))
     decoded = runs[reported][0][2]  # tokens after the first (which the prompt pass produced)
 
     def tok_per_s(name: str) -> float:
@@ -88,7 +94,9 @@ def main() -> None:
     print(json.dumps({
         "tok_per_s": tok_per_s(reported),
         "head_precision": reported,
-        "tok_per_s_by_head_precision": {name: tok_per_s(name) for name in runs},
+        "tok_per_s_by_head_precision": {name: tok_per_s(name) for name in variants},
+        "tok_per_s_with_question_weight": tok_per_s("question_weight"),
+        "question_weight": args.question_weight,
         "ms_per_token": round(decode_s / decoded * 1000, 3),
         "prompt_ms": round(statistics.median(r[0] for r in runs[reported]), 2),
         "params": model.num_params(),

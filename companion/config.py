@@ -49,6 +49,7 @@ class AppSettings:
     max_tokens: int = 200
     seed: int | None = None
     word_guard: bool = True  # only words the model was trained on or the conversation used
+    question_weight: float = 2.0  # context-aware decoding (companion.generation.SamplingConfig)
     model_dir: str = ""  # "" = the current published version, else the bundled default
     data_dir: str = ""  # "" = the user data dir (conversations.sqlite3 lives there)
     # speech
@@ -81,6 +82,8 @@ class AppSettings:
             out.append(f"max tokens must be a whole number from 1 to 4096, not {self.max_tokens!r}")
         if self.seed is not None and not _whole(self.seed):
             out.append(f"seed must be a whole number or empty, not {self.seed!r}")
+        if not _number(self.question_weight) or not 0 <= self.question_weight <= 5:
+            out.append(f"question focus must be between 0 (off) and 5, not {self.question_weight!r}")
         if not isinstance(self.word_guard, bool):
             out.append(f"only known words must be true or false, not {self.word_guard!r}")
         if not isinstance(self.speak_replies, bool):
@@ -123,7 +126,7 @@ class AppSettings:
 
         sampling = SamplingConfig(temperature=float(self.temperature), top_k=self.top_k or None,
                                   top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed,
-                                  word_guard=self.word_guard)
+                                  word_guard=self.word_guard, question_weight=float(self.question_weight))
         return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling)
 
     def stt_config(self):

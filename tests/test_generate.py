@@ -5,8 +5,9 @@ import tiny
 from companion.errors import CompanionError
 from companion.generation import SamplingConfig, load_generator
 from companion.model import TribalTransformer
-from companion.model.generate import TorchGenerator, decode_steps, resolve_head_dtype, sample_next
+from companion.model.generate import TorchGenerator, contrast, decode_steps, resolve_head_dtype, sample_next
 from companion.text import ChatTurn, Role
+from companion.text.template import render_chat
 from companion.tribes import Tribe, VoicePolicy
 
 
@@ -144,6 +145,8 @@ def test_bad_sampling_settings_are_explained():
         SamplingConfig(top_p=1.5)
     with pytest.raises(CompanionError, match="temperature must be >= 0"):
         SamplingConfig(temperature=-1)
+    with pytest.raises(CompanionError, match="question_weight must be in"):
+        SamplingConfig(question_weight=-0.5)
 
 
 def test_head_precision_choice():
@@ -159,3 +162,55 @@ def test_generator_refuses_mismatched_tokenizer(tokenizer):
     model = TribalTransformer(tiny.tiny_config(tokenizer, vocab_size=tokenizer.vocab_size + 1))
     with pytest.raises(CompanionError, match="do not belong together"):
         TorchGenerator(model, tokenizer)
+
+
+def test_context_aware_decoding_favours_what_the_question_adds():
+    # Under the prompt p token 0 (a stock phrase) leads, token 1 is what the question made likely;
+    # without the question (q) token 1 is rare. Token 2 is far likelier with the question than
+    # without, but implausible under p (below a tenth of the best): it must never be taken.
+    p = torch.tensor([0.55, 0.40, 0.05]).log()
+    q = torch.tensor([0.90, 0.05, 1e-6]).log()
+    assert int(contrast(p, q, 0.0).argmax()) == 0
+    mixed = contrast(p, q, 1.0)
+    assert int(mixed.argmax()) == 1
+    assert mixed[2] == float("-inf")
+
+
+def test_context_aware_decoding_with_caches_equals_recomputing_both_prompts(tokenizer):
+    # The small random model of the fixtures says token 472 whatever it reads; weights ×4 make
+    # its replies depend on the prompt, so a contrast can change them.
+    torch.manual_seed(0)
+    model = TribalTransformer(tiny.tiny_config(tokenizer)).eval()
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.mul_(4)
+    tok = tokenizer
+    prompt = [tok.bos_id, *tok.encode("De ce e cerul albastru?")]
+    other = [tok.bos_id, *tok.encode("Salut")]
+    greedy = SamplingConfig(temperature=0, repetition_penalty=1.0, max_tokens=20, question_weight=2.0)
+    run = lambda contrast_ids: [s.token_id for s in decode_steps(model, prompt, greedy, contrast_ids=contrast_ids)]  # noqa: E731
+    assert run(prompt) == run(None)  # (1 + β) log p − β log p = log p
+    assert run(other) != run(None)
+    ids, alt = list(prompt), list(other)
+    with torch.inference_mode():
+        for token in run(other):
+            full, without = model(torch.tensor([ids])).logits[0, -1], model(torch.tensor([alt])).logits[0, -1]
+            assert token == int(contrast(full, without, 2.0).argmax())
+            ids.append(token)
+            alt.append(token)
+
+
+def test_the_contrast_is_the_prompt_without_the_last_question(memorised):
+    tok = memorised.tokenizer
+    turns = [ChatTurn(Role.USER, "Salut!"), ChatTurn(Role.ASSISTANT, "Bună.", Tribe.SORA),
+             ChatTurn(Role.USER, "Ce mai faci?")]
+    assert memorised.without_question(render_chat(tok, turns)) == render_chat(tok, turns[:2])
+    assert memorised.without_question(render_chat(tok, [])) is None
+
+
+def test_memorised_answers_survive_context_aware_decoding(memorised):
+    """The plausibility limit keeps a reply the model is sure of, however strong the weight."""
+    for user, reply, _ in tiny.MEMORISED_CHATS:
+        for weight in (0.0, 2.0, 5.0):
+            pieces = memorised.chat([ChatTurn(Role.USER, user)], SamplingConfig(temperature=0, question_weight=weight))
+            assert "".join(p.text for p in pieces) == reply

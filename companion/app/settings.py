@@ -66,6 +66,14 @@ class SettingsDialog(QDialog):
         self.top_p.setDecimals(2)
         self.max_tokens = QSpinBox()
         self.max_tokens.setRange(1, 4096)
+        self.question_weight = QDoubleSpinBox()
+        self.question_weight.setRange(0.0, 5.0)
+        self.question_weight.setSingleStep(0.5)
+        self.question_weight.setDecimals(1)
+        self.question_weight.setSpecialValueText("off")
+        self.question_weight.setToolTip("how strongly each word is chosen for what your question adds, "
+                                        "against the persona's usual phrases (0 = off; twice the "
+                                        "work per word)")
         self.word_guard = QCheckBox("Only known words")
         self.word_guard.setToolTip("the model may only spell words of its training text or of the "
                                    "conversation, never invented ones")
@@ -73,6 +81,7 @@ class SettingsDialog(QDialog):
         form.addRow("Top-k", self.top_k)
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens", self.max_tokens)
+        form.addRow("Question focus", self.question_weight)
         form.addRow("", self.word_guard)
         layout.addWidget(gen_box)
         layout.addStretch(1)
@@ -163,6 +172,7 @@ class SettingsDialog(QDialog):
         self.top_p.setValue(s.top_p)
         self.max_tokens.setValue(s.max_tokens)
         self.word_guard.setChecked(s.word_guard)
+        self.question_weight.setValue(s.question_weight)
         self.model_dir.setText(s.model_dir)
         self.data_dir.setText(s.data_dir)
         _select(self.input_device, s.input_device)
@@ -178,7 +188,7 @@ class SettingsDialog(QDialog):
             persona_mode=self.persona.currentData(), style=self.style.currentData(),
             temperature=round(self.temperature.value(), 2), top_k=self.top_k.value(),
             top_p=round(self.top_p.value(), 2), max_tokens=self.max_tokens.value(),
-            word_guard=self.word_guard.isChecked(),
+            word_guard=self.word_guard.isChecked(), question_weight=round(self.question_weight.value(), 1),
             model_dir=self.model_dir.text().strip(), data_dir=self.data_dir.text().strip(),
             input_device=self.input_device.currentData() if self.input_device.currentIndex() >= 0 else "",
             output_device=self.output_device.currentData() if self.output_device.currentIndex() >= 0 else "",

@@ -23,6 +23,9 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--no-word-guard", action="store_true",
                    help="let the model spell any word, also ones it invents (default: only words of its "
                         "training text and of the prompt)")
+    p.add_argument("--question-weight", type=float, default=None,
+                   help="context-aware decoding: how strongly the question steers each word "
+                        "(0 = off; default: the app's, 2)")
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     p.add_argument("--head-precision", choices=["auto", "float32", "bfloat16"], default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
@@ -38,6 +41,7 @@ def run(args) -> int:
         temperature=args.temperature, top_k=args.top_k or None, top_p=args.top_p,
         repetition_penalty=args.repetition_penalty, max_tokens=args.max_tokens,
         seed=args.seed, stop=tuple(args.stop), word_guard=not args.no_word_guard,
+        **({} if args.question_weight is None else {"question_weight": args.question_weight}),
     )
     generator = load_generator(args.model)
     if args.head_precision != "auto":

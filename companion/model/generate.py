@@ -7,6 +7,7 @@ template, behind the torch-free companion.generation.Generator interface.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ def decode_steps(
     banned_ids: Iterable[int] = (),
     guard: WordGuard | None = None,
     tags: Sequence[int] | None = None,
+    contrast_ids: Sequence[int] | None = None,
 ) -> Iterator[Step]:
     """Yield sampled tokens one by one until a stop id, max_tokens or the context is full.
 
@@ -158,6 +160,13 @@ def decode_steps(
     With tags (the tribe tag ids in α's order), the first token is not sampled: it is the tag
     of the tribe α picks at the end of the prompt, so the reply is written by the persona α
     chose (without it the model writes its own tag, and α, which reads it, follows the tag).
+
+    With contrast_ids (the prompt without the user's question) and sampling.question_weight
+    β > 0, each step decodes (1 + β)·log p(x | prompt) − β·log p(x | contrast): context-aware
+    decoding (Shi et al. 2023), which favours what the question makes likelier over the
+    tribe's stock phrases. Tokens below PLAUSIBLE of the likeliest one under the full prompt
+    are never taken (the plausibility limit of contrastive decoding, Li et al. 2023), so the
+    contrast cannot promote a token the model itself finds absurd here.
     """
     config = model.config
     n_prompt = len(prompt_ids)
@@ -188,13 +197,21 @@ def decode_steps(
     accept = guarded if guard is not None else None
 
     out = model(ids[:n_prompt].unsqueeze(0), cache=cache, last_only=True)
+    beta = sampling.question_weight if contrast_ids else 0.0
+    if beta:
+        c_total = min(config.max_seq_len, len(contrast_ids) + sampling.max_tokens)
+        c_cache = KVCache(config, 1, c_total, device=device, dtype=model.tok_embeddings.weight.dtype)
+        c_out = model(torch.as_tensor([list(contrast_ids)], device=device), cache=c_cache, last_only=True)
     n = n_prompt
     for i in range(sampling.max_tokens):
         last = i == sampling.max_tokens - 1 or n + 1 >= total
+        logits = out.logits[0, -1]
+        if beta:
+            logits = contrast(logits, c_out.logits[0, -1], beta)
         if i == 0 and tags is not None:
             token = int(tags[int(out.alpha[0, -1].argmax())])
         else:
-            token = sample_next(out.logits[0, -1], ids[max(0, n - window) : n], sampling, rng, banned, accept,
+            token = sample_next(logits, ids[max(0, n - window) : n], sampling, rng, banned, accept,
                                 (guard.recovers, guard.well_formed) if guard is not None else ())
         if guard is not None:
             guard.push(token)
@@ -205,6 +222,23 @@ def decode_steps(
         n += 1
         # Feed the new token: a [1, 1] view of the id buffer, no new tensor per step.
         out = model(ids[n - 1 : n].unsqueeze(0), cache=cache, last_only=True)
+        if beta:
+            if c_cache.length + 1 >= c_total:
+                beta = 0.0  # the contrast's context is full (it is never longer than the prompt's)
+            else:
+                c_out = model(ids[n - 1 : n].unsqueeze(0), cache=c_cache, last_only=True)
+
+
+# Context-aware decoding only takes tokens at least this likely relative to the likeliest one
+# under the full prompt (log 0.1).
+PLAUSIBLE = math.log(0.1)
+
+
+def contrast(logits: torch.Tensor, contrast_logits: torch.Tensor, beta: float) -> torch.Tensor:
+    """(1 + β)·log p − β·log q over [V], with implausible tokens (under p) at −inf."""
+    full = logits.float().log_softmax(-1)
+    mixed = (1 + beta) * full - beta * contrast_logits.float().log_softmax(-1)
+    return mixed.masked_fill(full < full.max() + PLAUSIBLE, float("-inf"))
 
 
 class TorchGenerator:
@@ -244,6 +278,17 @@ class TorchGenerator:
         context.add_text(self.tokenizer.decode([i for i in prompt_ids if i not in self.tokenizer.special_ids]))
         return WordGuard(self._surfaces, self.lexicon, context)
 
+    def without_question(self, prompt_ids: Sequence[int]) -> list[int] | None:
+        """prompt_ids less the last user turn (<|user|> … <|end|>): the contrast of context-aware
+        decoding. None when there is no complete user turn."""
+        tok = self.tokenizer
+        ids = list(prompt_ids)
+        start = next((i for i in range(len(ids) - 1, -1, -1) if ids[i] == tok.user_id), None)
+        if start is None or tok.end_id not in ids[start:]:
+            return None
+        end = ids.index(tok.end_id, start)
+        return ids[:start] + ids[end + 1:]
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
@@ -267,8 +312,9 @@ class TorchGenerator:
         tags = None
         if tag_by_alpha and prompt_ids and prompt_ids[-1] == self.tokenizer.assistant_id:
             tags = [self.tokenizer.tribe_ids[t] for t in TRIBE_ORDER]
+        contrast_ids = self.without_question(prompt_ids) if sampling.question_weight else None
         steps = decode_steps(self.model, prompt_ids, sampling, stop_ids=self._end_ids,
-                             banned_ids=self._banned_ids, guard=guard, tags=tags)
+                             banned_ids=self._banned_ids, guard=guard, tags=tags, contrast_ids=contrast_ids)
         for step in steps:
             alpha = Alpha.from_sequence(step.alpha.tolist())
             if step.token_id in self._end_ids:

@@ -197,6 +197,10 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
     return samples, known, seen, unknown
 
 
+# How the samples are drawn (the app's settings, a little cooler and shorter, reproducible).
+EVAL_SAMPLING = SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_tokens=80, seed=7)
+
+
 def evaluate_model(
     generator: TorchGenerator,
     heldout: Sequence[Record],
@@ -205,7 +209,7 @@ def evaluate_model(
     samples_per_tribe: int = 8,
     sampling: SamplingConfig | None = None,
 ) -> EvalReport:
-    sampling = sampling or SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_tokens=80, seed=7)
+    sampling = sampling or EVAL_SAMPLING
     vocabulary = list(vocabulary)
     checkers = {lang: WordChecker(lang, vocabulary) for lang in sorted(set(LANGUAGE_OF.values()))}
     # α accuracy over every held-out dialogue.
