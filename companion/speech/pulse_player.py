@@ -8,7 +8,10 @@ reconnecting its stream, dropping what the server still held (benchmarks/bench_p
 keeps `buffer_s` queued: a late writer is at worst a gap, never lost audio. Barge-in flushes
 the server's queue (pa_simple_flush), so stop() is silent within a block, whatever the buffer —
 which is why it can be 0.4 s: a writer starved of CPU on a loaded 2-core machine (a full test
-run beside a pip install) once left a gap inside a word that Whisper then misheard.
+run beside a pip install) once left a gap inside a word that Whisper then misheard. And a writer
+that fell behind refills the server in one write, not block by block: handing over 10 ms per
+turn, a writer that got the GIL only now and then restarted the dry stream 10 ms at a time
+(bench_player.py --busy 4 on 2 cores: 29-36 underflows in 9.5 s → 0-2; barge-in 10-31 ms).
 
 The `pasimple` package (ctypes over libpulse-simple, MIT) is the binding; it is Linux-only and
 needs a running server, so `open_player` falls back to the PortAudio Player without one.
@@ -130,7 +133,7 @@ class PulsePlayer(_Playback):
         there is room, so a stop() is handled within a block); below that, after a start or
         when the writer fell behind, enough to fill it to half at once. One block per turn made
         a writer that gets the GIL only now and then (a busy app on 2 cores) refill a dry
-        stream 10 ms at a time, stuttering into the next words (see the module notes)."""
+        stream 10 ms at a time, stuttering into the next words (measured: module notes)."""
         if not self._queue:
             return None
         queued_s = max(0.0, self._runs_dry_at - time.perf_counter()) if self._frames else 0.0
