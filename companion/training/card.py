@@ -82,6 +82,12 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
                      f"{report.topic_match_per_tribe}")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
+    if report.sampling:
+        s = report.sampling
+        focus = (f"question weight {s['question_weight']} (context-aware decoding, as the app)"
+                 if s.get("question_weight") else "no question weight")
+        lines.append(f"- samples drawn with temperature {s['temperature']}, top-k {s['top_k']}, top-p {s['top_p']}, "
+                     f"at most {s['max_tokens']} tokens, seed {s['seed']} (+ the sample's index), {focus}")
     lines += ["", "## Sample replies", ""]
     for s in report.samples:
         topic = f", topic match {s.topic}" if s.topic is not None else ""

@@ -66,6 +66,7 @@ class EvalReport:
     samples: list[Sample] = field(default_factory=list)
     topic_match: float | None = None  # mean over the samples; 0.5 is chance
     topic_match_per_tribe: dict[str, float] = field(default_factory=dict)
+    sampling: dict = field(default_factory=dict)  # how the samples were drawn
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -245,4 +246,6 @@ def evaluate_model(
         samples=samples,
         topic_match=round(sum(all_topics) / len(all_topics), 4) if all_topics else None,
         topic_match_per_tribe={t: round(sum(v) / len(v), 4) for t, v in topics.items() if v},
+        sampling={k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p", "max_tokens", "seed",
+                                                   "repetition_penalty", "question_weight")},
     )

@@ -49,6 +49,12 @@ def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_di
     card = (tmp_path / "CARD.md").read_text(encoding="utf-8")
     assert "α accuracy (which tribe should answer a held-out user turn): **1.0**" in card
     assert tiny.MEMORISED_CHATS[0][1] in card  # the sample replies are in the card
+    assert report["sampling"]["question_weight"] == 2.0  # as the app samples
+    assert "question weight 2.0 (context-aware decoding, as the app)" in card
+    off = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
+                          "--heldout", str(heldout), "--samples", "1", "--json", "--question-weight", "0"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert json.loads(off.stdout)["sampling"]["question_weight"] == 0.0
 
 
 def test_eval_without_heldout_set_says_what_to_pass(tmp_path, random_model_dir):
