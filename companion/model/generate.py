@@ -232,13 +232,17 @@ def decode_steps(
 # Context-aware decoding only takes tokens at least this likely relative to the likeliest one
 # under the full prompt (log 0.1).
 PLAUSIBLE = math.log(0.1)
+IMPLAUSIBLE = 1e4  # how far below every plausible score the others go
 
 
 def contrast(logits: torch.Tensor, contrast_logits: torch.Tensor, beta: float) -> torch.Tensor:
-    """(1 + β)·log p − β·log q over [V], with implausible tokens (under p) at −inf."""
+    """(1 + β)·log p − β·log q over [V]. Implausible tokens (under p) go IMPLAUSIBLE below, in
+    the order of log p: sampling never reaches them, and the word guard, when no plausible token
+    spells a known word, still falls back to the model's own next choice (not to an arbitrary
+    one, as −inf ties would)."""
     full = logits.float().log_softmax(-1)
     mixed = (1 + beta) * full - beta * contrast_logits.float().log_softmax(-1)
-    return mixed.masked_fill(full < full.max() + PLAUSIBLE, float("-inf"))
+    return torch.where(full < full.max() + PLAUSIBLE, full - IMPLAUSIBLE, mixed)
 
 
 class TorchGenerator:
