@@ -93,7 +93,8 @@ def sample_next(
 
 # The word guard redraws at most this often from what top-k/top-p allow, then looks this far
 # down the whole distribution for an acceptable token. Measured on models/default
-# (benchmarks/bench_word_guard.py): 94 % of tokens are taken at the first draw.
+# (benchmarks/bench_word_guard.py --prompts 24): 98 % of tokens are taken at the first draw
+# (94 % with the default before 30 November 2026), at 434 tok/s against 442 without the guard.
 GUARD_DRAWS = 16
 GUARD_REACH = 512
 
