@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"  # screenshots, failed captures
+
 
 class StallMeter:
     """How long the GUI thread was kept from its event loop: the gaps between ticks of a short

@@ -13,10 +13,8 @@ pytest.importorskip("PySide6.QtWidgets", reason="the app extra (PySide6-Essentia
 
 from PySide6.QtTest import QTest  # noqa: E402
 
-from app_helpers import write_settings  # noqa: E402
+from app_helpers import ARTIFACTS, write_settings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 import tiny
-from app_helpers import wait_until
+from app_helpers import ARTIFACTS, wait_until
 from companion.app.bubbles import MessageBubble
 from speech_helpers import wer
 
@@ -24,7 +24,6 @@ GREEDY = dict(temperature=0, max_tokens=40, stt_model="tiny.en", stt_language="e
 QUESTION, ANSWER, TRIBE = tiny.MEMORISED_CHATS[1]  # Lumin: English in, English out
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"  # as tests/app/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +219,7 @@ def test_replay_and_test_voice_buttons_speak_on_the_speaker(pulse, open_window, 
         wait_until(lambda: ended, 30, "the replayed reply")
         QTest.qWait(600)  # the monitor's last blocks reach the capture
     assert ended[0]["reason"] == "done"
-    check_spoken(capture, transcriber_base, ANSWER)
+    check_spoken(capture, transcriber_base, ANSWER, played=ended)
 
     dialog = window.open_settings()
     dialog.tabs.setCurrentIndex(2)
