@@ -89,7 +89,7 @@ def test_locked_tribe_conditions_generation(memorised):
     """The tribe tag in the prompt steers the reply: Lumin's tag makes the English answer."""
     turns = [ChatTurn(Role.USER, "What time is it?")]
     locked = list(memorised.chat(turns, SamplingConfig(temperature=0), reply_tribe=Tribe.LUMIN))
-    assert "".join(p.text for p in locked) == "It is late. Get some sleep."
+    assert "".join(p.text for p in locked) == "It is almost midnight. Time to rest."
 
 
 def test_without_a_lock_the_reply_opens_with_the_tag_of_the_tribe_alpha_picks(random_generator):
@@ -116,10 +116,10 @@ def test_without_a_lock_the_reply_opens_with_the_tag_of_the_tribe_alpha_picks(ra
 
 def test_stop_strings_cut_the_reply_and_are_never_emitted(memorised):
     turns = [ChatTurn(Role.USER, "What time is it?")]
-    pieces = list(memorised.chat(turns, SamplingConfig(temperature=0, stop=("Get some",))))
+    pieces = list(memorised.chat(turns, SamplingConfig(temperature=0, stop=("Time to",))))
     assert pieces[-1].stop_reason == "stop_string"
-    assert "".join(p.text for p in pieces) == "It is late. "
-    assert not any("Get" in p.text for p in pieces)
+    assert "".join(p.text for p in pieces) == "It is almost midnight. "
+    assert not any("Time" in p.text for p in pieces)
 
 
 def test_max_tokens_and_context_limits(random_generator, memorised):

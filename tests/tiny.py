@@ -37,7 +37,10 @@ def tiny_config(tokenizer: Tokenizer, **overrides) -> ModelConfig:
 # Three short chats, one per tribe; a tiny model memorises them within a few hundred steps.
 MEMORISED_CHATS: list[tuple[str, str, Tribe]] = [
     ("Mi-e dor de mare.", "Și marea te așteaptă, cu valuri calde.", Tribe.SORA),
-    ("What time is it?", "It is late. Get some sleep.", Tribe.LUMIN),
+    # Lumin's answer is one Whisper base hears from every Piper synthesis (the voice adds noise,
+    # so each differs): 0 of 90 misheard; "It is late. Get some sleep." was misheard 7 of 30
+    # ("It is light, it's some sleep."), which made the spoken-reply checks fail ~10 % in CI.
+    ("What time is it?", "It is almost midnight. Time to rest.", Tribe.LUMIN),
     ("Ce este un procesor?", "Un procesor execută instrucțiuni.", Tribe.NOVA),
 ]
 
