@@ -149,27 +149,41 @@ class AppSettings:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> AppSettings:
-        """The saved settings; defaults when there is no file yet."""
+        """The saved settings; defaults when there is no file yet. A file that cannot be read,
+        is not a JSON object or holds an invalid value is a CompanionError naming the file."""
         path = Path(path) if path is not None else default_settings_path()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls()
-        except OSError as exc:
-            raise CompanionError(f"cannot read the settings file {path} ({exc.strerror}): "
-                                 f"check its permissions, or delete it to start from the defaults") from None
-        try:
-            values = json.loads(text)
-            if not isinstance(values, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise CompanionError(f"the settings file {path} is not valid JSON ({exc}): "
-                                 f"fix it, or delete it to start from the defaults") from None
+        values = _read_values(path)
         try:
             return cls.from_dict(values)
-        except TypeError as exc:
-            raise CompanionError(f"the settings file {path} has a wrong value ({exc}): "
-                                 f"fix it, or delete it to start from the defaults") from None
+        except CompanionError as exc:
+            raise CompanionError(f"the settings file {path} has {exc}: fix it, or delete it to "
+                                 f"start from the defaults") from None
+
+    @classmethod
+    def load_keeping_valid(cls, path: str | Path | None = None) -> tuple[AppSettings, str | None]:
+        """What the app starts with: the saved settings, where each invalid value (a model folder
+        deleted since, a hand-edited typo) falls back to its default and every other choice is
+        kept; with a sentence naming what was dropped, or None when the file was fine. A file
+        that cannot be read at all gives the defaults and says why."""
+        path = Path(path) if path is not None else default_settings_path()
+        try:
+            values = _read_values(path)
+        except CompanionError as exc:
+            return cls(), f"{exc} — using the defaults"
+        try:
+            return cls.from_dict(values), None
+        except CompanionError:
+            pass
+        kept, dropped = cls(), []
+        for name, value in values.items():
+            if name not in {f.name for f in fields(cls)}:
+                continue
+            try:
+                kept = kept.with_(**{name: value})
+            except CompanionError as exc:
+                dropped.append(str(exc).removeprefix("invalid settings: "))
+        return kept, (f"the settings file {path} had invalid values, back to their defaults: "
+                      + "; ".join(dropped))
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write atomically (a crash mid-write keeps the old file)."""
@@ -183,6 +197,26 @@ class AppSettings:
             raise CompanionError(f"cannot save the settings to {path} ({exc.strerror}): "
                                  f"free some disk space or check the folder's permissions") from None
         return path
+
+
+def _read_values(path: Path) -> dict:
+    """The settings file's JSON object; {} when there is no file yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CompanionError(f"cannot read the settings file {path} ({why}): "
+                             f"check its permissions, or delete it to start from the defaults") from None
+    try:
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise CompanionError(f"the settings file {path} is not valid JSON ({exc}): "
+                             f"fix it, or delete it to start from the defaults") from None
+    return values
 
 
 def _number(value) -> bool:

@@ -36,11 +36,7 @@ class MainWindow(QMainWindow):
                  db_path: str | Path | None = None):
         super().__init__()
         self.settings_path = settings_path
-        self.settings_error = None
-        try:
-            self.settings = AppSettings.load(settings_path)
-        except CompanionError as exc:
-            self.settings, self.settings_error = AppSettings(), str(exc)
+        self.settings, self.settings_error = AppSettings.load_keeping_valid(settings_path)
         self.loaded = False
         self._loads = 1  # loads asked of the worker and not answered yet (the first one starts now)
         self.load_info: dict = {}
@@ -71,7 +67,7 @@ class MainWindow(QMainWindow):
         self.thread.started.connect(self.worker.load)
         self.thread.start()
         if self.settings_error:
-            self.status_note.setText(self.settings_error + " — using the defaults")
+            self.status_note.setText(self.settings_error)
 
     # -- layout -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -184,6 +185,22 @@ def test_invalid_settings_are_explained_and_not_saved(open_window, memorised_mod
     assert "no such model" in dialog.problems.text() and "companion train" in dialog.problems.text()
     assert not path.exists() or "no such model" not in path.read_text()
     dialog.reject()
+
+
+def test_a_settings_file_with_one_bad_value_keeps_the_other_choices(open_window, memorised_model_dir,
+                                                                     tmp_path):
+    """The model folder chosen in Settings was deleted since: the window opens with the person's
+    other choices, the default model, and a note that says what was dropped."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"persona_mode": "lumin", "max_tokens": 33,
+                                "model_dir": str(tmp_path / "deleted run")}), encoding="utf-8")
+    window = open_window(memorised_model_dir, settings_path=path)
+    assert (window.settings.persona_mode, window.settings.max_tokens, window.settings.model_dir) == (
+        "lumin", 33, "")
+    note = window.status_note.text()
+    assert "deleted run" in note and "back to their defaults" in note
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    assert window.worker.companion.config.persona_lock.value == "lumin"
 
 
 def test_a_broken_model_folder_shows_a_banner_and_the_window_stays_alive(open_window, tmp_path, artifacts):
