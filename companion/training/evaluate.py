@@ -104,6 +104,12 @@ class WordChecker:
             return True
         return any(self.dictionary.lookup(w) for w in {word, word.lower(), word.capitalize()})
 
+    def check(self, text: str) -> tuple[int, list[str]]:
+        """(how many of the text's words are known, the unknown ones in order)."""
+        words = words_of(text)
+        unknown = [w for w in words if not self.known(w)]
+        return len(words) - len(unknown), unknown
+
 
 def content_stems(text: str) -> set[str]:
     """Content words (no stopwords, 4+ letters) cut to 5 letters, so "fierbe"/"fierbere" meet."""
@@ -185,13 +191,10 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
             # The app picks the voice when the first words arrive (companion.Companion.turn).
             alpha = next((p.alpha for p in pieces if p.text.strip()), pieces[-1].alpha)
             chosen = VoicePolicy().choose(alpha)
-            checker = checkers[LANGUAGE_OF[tribe]]
-            for word in words_of(reply):
-                seen[tribe] += 1
-                if checker.known(word):
-                    known[tribe] += 1
-                else:
-                    unknown.append(word)
+            good, bad = checkers[LANGUAGE_OF[tribe]].check(reply)
+            known[tribe] += good
+            seen[tribe] += good + len(bad)
+            unknown += bad
             topic = round(topics.match(reply, i), 4) if topics else None
             samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
                                   {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic))

@@ -23,7 +23,7 @@ from companion.generation import SamplingConfig
 from companion.model.checkpoint import load_checkpoint, save_checkpoint, verify_folder
 from companion.model.generate import TorchGenerator
 from companion.training.corpus import Record, read_jsonl
-from companion.training.evaluate import LANGUAGE_OF, WordChecker, prompt_turns, words_of
+from companion.training.evaluate import LANGUAGE_OF, WordChecker, prompt_turns
 from companion.training.shards import ShardSet, list_shards, write_shard
 from companion.training.train import TrainConfig, Trainer, evaluate
 from companion.versions import ModelVersions
@@ -96,12 +96,8 @@ def real_word_ratio(generator: TorchGenerator, prompts: list[Record], vocabulary
         sampling = SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_tokens=60, seed=seed + i,
                                   word_guard=False)
         reply = "".join(p.text for p in generator.chat(turns, sampling))
-        for word in words_of(reply):
-            total += 1
-            if checker.known(word):
-                known += 1
-            else:
-                unknown.append(word)
+        good, bad = checker.check(reply)
+        known, total, unknown = known + good, total + good + len(bad), unknown + bad
     return (known / total if total else 1.0), sorted(set(unknown))
 
 
