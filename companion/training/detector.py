@@ -186,7 +186,10 @@ def train_detector(model: TribalTransformer, tokenizer: Tokenizer, records: Sequ
         accuracy = reply_start_accuracy(model, val)
         log(f"detector: epoch {epoch}: loss {total_loss / steps_per_epoch:.4f}, α right at reply start "
             f"{accuracy:.3f}")
-        if accuracy > best[0]:
+        # On a tie with the detector it started from, the trained one wins: it has learnt these
+        # labels, while the start's score on a small validation set can be luck (a random
+        # detector scored 2 of 3 tribes on 5 dialogues and early stopping then kept it).
+        if accuracy > best[0] or (accuracy == best[0] and best[1] == 0):
             best = (accuracy, epoch, {k: v.clone() for k, v in detector.state_dict().items()})
         elif epoch - best[1] >= cfg.patience:
             break
