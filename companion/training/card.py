@@ -88,6 +88,11 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
                  if s.get("question_weight") else "no question weight")
         lines.append(f"- samples drawn with temperature {s['temperature']}, top-k {s['top_k']}, top-p {s['top_p']}, "
                      f"at most {s['max_tokens']} tokens, seed {s['seed']} (+ the sample's index), {focus}")
+    if report.alpha_misses:
+        lines += ["", "## Held-out turns α gave to another tribe", "",
+                  "| label | α chose | user turn |", "| --- | --- | --- |"]
+        lines += [f"| {m['tribe']} | {m['chosen']} | {m['prompt'][:200].replace('|', '/').replace(chr(10), ' ')} |"
+                  for m in report.alpha_misses]
     lines += ["", "## Sample replies", ""]
     for s in report.samples:
         topic = f", topic match {s.topic}" if s.topic is not None else ""

@@ -67,6 +67,9 @@ class EvalReport:
     topic_match: float | None = None  # mean over the samples; 0.5 is chance
     topic_match_per_tribe: dict[str, float] = field(default_factory=dict)
     sampling: dict = field(default_factory=dict)  # how the samples were drawn
+    # Every held-out user turn α gives to another tribe than its label: what to read (a label
+    # the words do not carry, or the detector's real mistake) before training again.
+    alpha_misses: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -219,13 +222,18 @@ def evaluate_model(
     # α accuracy over every held-out dialogue.
     right = {t: 0 for t in TRIBE_ORDER}
     total = {t: 0 for t in TRIBE_ORDER}
+    misses: list[dict] = []
     for record in heldout:
         turns = prompt_turns(record)
         if turns is None:
             continue
         alpha = alpha_at_reply_start(generator, turns)
+        chosen = TRIBE_ORDER[int(alpha.argmax())]
         total[record.tribe] += 1
-        right[record.tribe] += int(TRIBE_ORDER[int(alpha.argmax())] is record.tribe)
+        right[record.tribe] += int(chosen is record.tribe)
+        if chosen is not record.tribe:
+            misses.append({"tribe": record.tribe.value, "chosen": chosen.value, "prompt": turns[-1].text,
+                           "alpha": {t.value: round(float(alpha[i]), 4) for i, t in enumerate(TRIBE_ORDER)}})
     if not sum(total.values()):
         raise CompanionError("the held-out set has no dialogues: α accuracy needs user turns with a tribe label")
     # Samples: replies to held-out prompts, α decides the voice, words are checked — sampled
@@ -251,4 +259,5 @@ def evaluate_model(
         topic_match_per_tribe={t: round(sum(v) / len(v), 4) for t, v in topics.items() if v},
         sampling={k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p", "max_tokens", "seed",
                                                    "repetition_penalty", "question_weight")},
+        alpha_misses=misses,
     )

@@ -8,8 +8,9 @@ import pytest
 import tiny
 from companion.errors import CompanionError
 from companion.text import ChatTurn, Role
-from companion.training.corpus import Record, write_jsonl
+from companion.training.corpus import Record, read_jsonl, write_jsonl
 from companion.training.evaluate import TopicMatcher, WordChecker, content_stems, words_of
+from companion.tribes import Tribe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,10 +52,23 @@ def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_di
     assert tiny.MEMORISED_CHATS[0][1] in card  # the sample replies are in the card
     assert report["sampling"]["question_weight"] == 2.0  # as the app samples
     assert "question weight 2.0 (context-aware decoding, as the app)" in card
+    assert report["alpha_misses"] == [] and "α gave to another tribe" not in card
+    # A label the words do not carry: the English time question filed as NOVA's.
+    user, reply, _ = tiny.MEMORISED_CHATS[1]
+    write_jsonl([*read_jsonl(heldout).records,
+                 Record(Tribe.NOVA, turns=(ChatTurn(Role.USER, user), ChatTurn(Role.ASSISTANT, reply, Tribe.NOVA)))],
+                heldout)
     off = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
-                          "--heldout", str(heldout), "--samples", "1", "--json", "--question-weight", "0"],
+                          "--heldout", str(heldout), "--samples", "1", "--json", "--question-weight", "0",
+                          "--card", str(tmp_path / "CARD2.md")],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert json.loads(off.stdout)["sampling"]["question_weight"] == 0.0
+    report = json.loads(off.stdout)
+    assert report["sampling"]["question_weight"] == 0.0
+    assert report["alpha_accuracy"] == 0.75
+    [miss] = report["alpha_misses"]
+    assert (miss["tribe"], miss["chosen"], miss["prompt"]) == ("nova", "lumin", user)
+    assert max(miss["alpha"], key=miss["alpha"].get) == "lumin"
+    assert f"| nova | lumin | {user} |" in (tmp_path / "CARD2.md").read_text(encoding="utf-8")
 
 
 def test_eval_without_heldout_set_says_what_to_pass(tmp_path, random_model_dir):
