@@ -175,8 +175,9 @@ class AppSettings:
         except CompanionError:
             pass
         kept, dropped = cls(), []
+        known = {f.name for f in fields(cls)}
         for name, value in values.items():
-            if name not in {f.name for f in fields(cls)}:
+            if name not in known:
                 continue
             try:
                 kept = kept.with_(**{name: value})

@@ -36,7 +36,7 @@ from companion.text.template import ChatTurn, Role, render_chat
 from companion.text.words import WORD
 from companion.training.corpus import Record
 from companion.training.shards import record_ids
-from companion.tribes import TRIBE_ORDER, Tribe, VoicePolicy
+from companion.tribes import TRIBE_ORDER, Alpha, Tribe, VoicePolicy
 
 HUNSPELL_DIRS = (Path("/usr/share/hunspell"), Path("/usr/share/myspell/dicts"))
 LANGUAGE_OF = {Tribe.SORA: "ro_RO", Tribe.NOVA: "ro_RO", Tribe.LUMIN: "en_US"}
@@ -227,13 +227,13 @@ def evaluate_model(
         turns = prompt_turns(record)
         if turns is None:
             continue
-        alpha = alpha_at_reply_start(generator, turns)
-        chosen = TRIBE_ORDER[int(alpha.argmax())]
+        alpha = Alpha.from_sequence(alpha_at_reply_start(generator, turns).tolist())
+        chosen = alpha.dominant()
         total[record.tribe] += 1
         right[record.tribe] += int(chosen is record.tribe)
         if chosen is not record.tribe:
             misses.append({"tribe": record.tribe.value, "chosen": chosen.value, "prompt": turns[-1].text,
-                           "alpha": {t.value: round(float(alpha[i]), 4) for i, t in enumerate(TRIBE_ORDER)}})
+                           "alpha": {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}})
     if not sum(total.values()):
         raise CompanionError("the held-out set has no dialogues: α accuracy needs user turns with a tribe label")
     # Samples: replies to held-out prompts, α decides the voice, words are checked — sampled
