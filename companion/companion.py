@@ -22,6 +22,7 @@ from pathlib import Path
 from companion.errors import CompanionError
 from companion.generation import Generator, SamplingConfig, load_generator
 from companion.memory.context import STYLES, ContextBuilder, ContextConfig
+from companion.memory.knowledge import Knowledge, knowledge_for
 from companion.memory.leo import FilterConfig, Lexicon, PostFilter, ReplyScore
 from companion.memory.records import Message, TurnMetrics
 from companion.memory.store import ConversationStore
@@ -136,7 +137,9 @@ class Companion:
 
     def __init__(self, generator: Generator, store: ConversationStore,
                  config: CompanionConfig = CompanionConfig(), lexicon: Lexicon | None = None,
-                 versions: ModelVersions | None = None, model_path: str | Path | None = None):
+                 versions: ModelVersions | None = None, model_path: str | Path | None = None,
+                 knowledge: Knowledge | None = None):
+        """knowledge: the exchanges shown beside each turn; by default the model folder's."""
         self.generator = generator
         self.store = store
         # Hot reload: between turns, a newly published version replaces the generator.
@@ -149,8 +152,12 @@ class Companion:
             lexicon.add_installed_dictionaries()
         self.filter = PostFilter(lexicon, config.filter)
         self.policy = VoicePolicy(config.voice_threshold, config.persona_lock)
+        self._notes: list[str] = []  # said at the next turn
+        if knowledge is None:
+            knowledge, note = knowledge_for(self.model_path)
+            self._notes += [note] if note else []
         self.context = ContextBuilder(store, generator.count_tokens, generator.max_context,
-                                      config.context)
+                                      config.context, knowledge)
 
     @classmethod
     def load(cls, model_dir: str | Path, db: str | Path | None = None,
@@ -176,11 +183,14 @@ class Companion:
             yield Notice(f"the new model version {path.name} was not loaded ({exc}); "
                          f"still answering with {self.model_path.name if self.model_path else 'the old model'}")
             return
+        knowledge, note = knowledge_for(path)
         self.generator = generator
         self.model_path = path
         self.context = ContextBuilder(self.store, generator.count_tokens, generator.max_context,
-                                      self.config.context)
+                                      self.config.context, knowledge)
         yield Notice(f"now answering with model version {path.name}")
+        if note:
+            yield Notice(note)
 
     def respond_audio(self, audio, sample_rate: int, recognizer: SpeechRecognizer) -> Iterator[Event]:
         """One spoken turn: speech recognition first, then respond() with its text.
@@ -200,6 +210,8 @@ class Companion:
 
     def respond(self, text: str, stt_ms: float | None = None) -> Iterator[Event]:
         """One turn: store the user's text, answer it, store the answer. Yields events."""
+        while self._notes:
+            yield Notice(self._notes.pop(0))
         yield from self._maybe_reload()
         started = time.perf_counter()
         user = self.store.add_message("user", text)

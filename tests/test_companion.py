@@ -217,3 +217,38 @@ def test_the_tiny_random_model_answers_and_everything_is_stored(random_model_dir
         assert companion.store.integrity_check() == "ok"
     finally:
         companion.store.close()
+
+
+def test_the_models_knowledge_joins_the_system_turn_within_the_budget(store):
+    from companion.memory.knowledge import Exchange, Knowledge
+
+    knowledge = Knowledge([Exchange("nova", "Cum fierbe apa la munte?", "Sub 100 de grade, presiunea e mică."),
+                           Exchange("sora", "Mi-e dor de bunica.", "Dorul e o căldură.")])
+    gen = ScriptedGenerator(["Apa fierbe mai repede."])
+    config = CompanionConfig(sampling=SamplingConfig(max_tokens=64))
+    _events(Companion(gen, store, config, Lexicon(), knowledge=knowledge), "De ce fierbe apa altfel pe munte?")
+    system = gen.calls[0][0][0]
+    assert system.role is Role.SYSTEM
+    assert "Amintiri / Memories:\n• Cum fierbe apa la munte? → Sub 100 de grade, presiunea e mică." in system.text
+    assert "bunica" not in system.text
+    # No room left beside the reply: the turn goes without it (ScriptedGenerator checks the budget).
+    small = ScriptedGenerator(["Da."], max_context=80)
+    _events(Companion(small, store, config, Lexicon(), knowledge=knowledge), "Fierbe apa pe munte?")
+    assert "Amintiri" not in small.calls[0][0][0].text
+
+
+def test_a_broken_knowledge_file_is_said_once_and_the_model_still_answers(random_model_dir, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(random_model_dir, model)
+    (model / "knowledge.jsonl").write_text("{not json\n", encoding="utf-8")
+    companion = Companion.load(model, tmp_path / "m.db", CompanionConfig(sampling=SamplingConfig(seed=3, max_tokens=8)))
+    try:
+        events = _events(companion, "Bună!")
+        notes = [n.text for n in _of(events, Notice)]
+        assert any("answering without the model's knowledge" in n and "knowledge.jsonl:1" in n for n in notes)
+        assert isinstance(events[-1], TurnDone)
+        assert not any("knowledge" in n.text for n in _of(_events(companion, "Și acum?"), Notice))
+    finally:
+        companion.store.close()

@@ -15,6 +15,8 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--samples", type=int, default=8, help="sample replies per tribe")
     p.add_argument("--question-weight", type=float, default=None,
                    help="context-aware decoding for the samples (0 = off; default: the app's, 2)")
+    p.add_argument("--no-knowledge", action="store_true",
+                   help="do not show the prompts the model's knowledge (knowledge.jsonl), to measure what it adds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--card", metavar="PATH", help="also write a MODEL_CARD.md there")
     p.set_defaults(func=run)
@@ -22,6 +24,7 @@ def register(sub, name: str, help_text: str) -> None:
 
 def run(args) -> int:
     from companion.errors import CompanionError
+    from companion.memory.knowledge import Knowledge
     from companion.model.generate import TorchGenerator
     from companion.training.corpus import read_jsonl
     from companion.training.evaluate import EVAL_SAMPLING, evaluate_model
@@ -36,11 +39,12 @@ def run(args) -> int:
     vocab_path = Path(args.vocabulary) if args.vocabulary else model_dir / "vocabulary.txt"
     vocabulary = vocab_path.read_text(encoding="utf-8").split() if vocab_path.is_file() else []
     generator = TorchGenerator.load(model_dir)
+    knowledge = None if args.no_knowledge else Knowledge.in_folder(model_dir)
     sampling = EVAL_SAMPLING
     if args.question_weight is not None:
         sampling = sampling.with_(question_weight=args.question_weight)
     report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples,
-                            sampling=sampling)
+                            sampling=sampling, knowledge=knowledge)
     if args.card:
         from companion.training.card import model_card
 

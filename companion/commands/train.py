@@ -18,6 +18,9 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
     p.add_argument("--balance-tribes", action="store_true",
                    help="sample each tribe equally often, however much text it has (small corpora are repeated)")
+    p.add_argument("--knowledge", action="store_true",
+                   help="retrieval-augmented training: show each dialogue with the nearest other exchanges as "
+                        "memories, and ship them (knowledge.jsonl) so the app retrieves as training did")
     p.add_argument("--preset", default="small", help="model size: tiny, small, base")
     p.add_argument("--vocab", type=int, default=4096, help="tokenizer vocabulary size")
     p.add_argument("--tokenizer", help="use this tokenizer.model instead of training one")
@@ -118,6 +121,16 @@ def prepare(args, out: Path):
     out.mkdir(parents=True, exist_ok=True)
     kept_sources = [(name, [r for r in records if id(r) in kept]) for name, records in sources]
     weights = tribe_balance_weights(kept_sources) if args.balance_tribes else {}
+    if args.knowledge:
+        from companion.memory.knowledge import KNOWLEDGE_FILE
+        from companion.training.augment import build_knowledge, with_memories
+
+        knowledge, index_of = build_knowledge(r for _, records in kept_sources for r in records)
+        knowledge.save(out / KNOWLEDGE_FILE)
+        print(f"corpus: {len(knowledge)} exchanges in {KNOWLEDGE_FILE}, dialogues shown with their nearest",
+              file=sys.stderr)
+        kept_sources = [(name, list(with_memories(records, knowledge, index_of, seed=args.seed)))
+                        for name, records in kept_sources]
     for name, records in kept_sources:
         if records:
             write_shard(records, tokenizer, shard_dir, name, source=name, weight=weights.get(name, 1.0))
@@ -264,7 +277,7 @@ def run(args) -> int:
 
         # The evaluation set, vocabulary and base shards travel with the model folder
         # (outside its manifest: they are data about the model, not the model).
-        for extra in ("heldout.jsonl", "vocabulary.txt", "corpus_stats.json"):
+        for extra in ("heldout.jsonl", "vocabulary.txt", "corpus_stats.json", "knowledge.jsonl"):
             if (out / extra).is_file():
                 shutil.copy2(out / extra, out / "best" / extra)
         shutil.rmtree(out / "best" / "shards", ignore_errors=True)

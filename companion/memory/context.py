@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from companion.memory.records import Message
 from companion.memory.store import ConversationStore
 from companion.text.template import ChatTurn, Role
 from companion.tribes import Tribe
+
+if TYPE_CHECKING:
+    from companion.memory.knowledge import Exchange, Knowledge
 
 # Per-turn template overhead: role marker, optional tribe tag, end marker.
 TURN_OVERHEAD = 3
@@ -37,6 +41,8 @@ class ContextConfig:
     snapshots: int = 2  # starred replies
     snippet_chars: int = 240
     memory_share: float = 0.3  # of the budget left after the user turn, for memory snippets
+    knowledge: int = 2  # exchanges from the model's knowledge (memory/knowledge.py), as in training
+    knowledge_share: float = 0.6  # of the budget left after the memories, for those exchanges
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,14 @@ class Context:
     prompt_tokens: int
     retrieved: list[Message]
     user_truncated_from: int | None  # original length in characters when the input was cut
+    knowledge: list[Exchange] = field(default_factory=list)  # the model's exchanges it was shown
+
+
+def system_text(header: str, memory_lines: list[str]) -> str:
+    """The system turn: the style line, then the memories (training writes the same shape)."""
+    if not memory_lines:
+        return header
+    return header + "\nAmintiri / Memories:\n" + "\n".join(memory_lines)
 
 
 def keywords(text: str, limit: int = 12) -> str:
@@ -58,11 +72,12 @@ def keywords(text: str, limit: int = 12) -> str:
 
 class ContextBuilder:
     def __init__(self, store: ConversationStore, count_tokens, max_context: int,
-                 config: ContextConfig = ContextConfig()):
+                 config: ContextConfig = ContextConfig(), knowledge: Knowledge | None = None):
         self.store = store
         self.count_tokens = count_tokens
         self.max_context = max_context
         self.config = config
+        self.knowledge = knowledge
 
     def _cost(self, text: str) -> int:
         return self.count_tokens(text) + TURN_OVERHEAD
@@ -115,11 +130,18 @@ class ContextBuilder:
             for hit in hits:
                 if add_memory("• " + hit.message.text[: self.config.snippet_chars]):
                     retrieved.append(hit.message)
-        system_text = header
-        if memory_lines:
-            system_text += "\nAmintiri / Memories:\n" + "\n".join(memory_lines)
+        known: list[Exchange] = []
+        if self.knowledge is not None and self.config.knowledge > 0:
+            # Training showed every dialogue its nearest exchanges in this block; the model
+            # takes words and facts from them (companion/training/augment.py).
+            memory_budget += int((budget - int(budget * self.config.memory_share)) * self.config.knowledge_share)
+            for exchange in self.knowledge.search(user.text, self.config.knowledge):
+                if not add_memory(exchange.memory_line(self.config.snippet_chars)):
+                    break
+                known.append(exchange)
+        system = system_text(header, memory_lines)
         budget = self.max_context - reply_budget - PROMPT_OVERHEAD \
-            - self._cost(system_text) - self._cost(user_text)
+            - self._cost(system) - self._cost(user_text)
 
         history: list[ChatTurn] = []
         for message in reversed(recent):  # newest first, so the oldest are dropped
@@ -131,7 +153,7 @@ class ContextBuilder:
             history.append(ChatTurn(role, message.text,
                                     message.tribe if role is Role.ASSISTANT else None))
         history.reverse()
-        turns = [ChatTurn(Role.SYSTEM, system_text, persona), *history,
+        turns = [ChatTurn(Role.SYSTEM, system, persona), *history,
                  ChatTurn(Role.USER, user_text)]
         used = self.max_context - reply_budget - budget
-        return Context(turns, used, retrieved, len(user.text) if cut else None)
+        return Context(turns, used, retrieved, len(user.text) if cut else None, known)

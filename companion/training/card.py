@@ -80,6 +80,9 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         lines.append(f"- topic match (is a sample closer in content words to its own held-out answer than to the "
                      f"tribe's other answers? 0.5 is chance, 1.0 always): **{report.topic_match}** "
                      f"{report.topic_match_per_tribe}")
+    if report.knowledge_exchanges:
+        lines.append(f"- knowledge: {report.knowledge_exchanges:,} training exchanges (knowledge.jsonl); every prompt "
+                     "showed the model its nearest ones, as the app does — they are listed under each sample")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
     if report.sampling:
@@ -98,4 +101,7 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         topic = f", topic match {s.topic}" if s.topic is not None else ""
         lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha}{topic})", "",
                   f"> {s.prompt}", "", f"{s.reply or '(empty)'}", ""]
+        if s.memories:
+            lines += ["<details><summary>memories shown</summary>", "",
+                      *[f"- {m[2:] if m.startswith('• ') else m}" for m in s.memories], "", "</details>", ""]
     return "\n".join(lines) + "\n"

@@ -8,6 +8,9 @@
   sampled as the app samples them, with the word guard (companion/text/words.py);
   real_word_ratio_unguarded is the same measure without it: what the network alone spells.
 - heldout_loss: next-token loss on held-out records, per tribe.
+- With a model that carries knowledge (knowledge.jsonl, `companion train --knowledge`), every
+  prompt is built as the app builds a first message: a system turn with the style line and the
+  nearest training exchanges, then the user's turn; α and samples are both measured on that.
 - topic_match: is a sampled reply about what was asked? Each sample is compared with every
   held-out reference reply of its tribe (the corpus's own first answers) by shared content-word
   stems, weighted by rarity; the score is the share of the other references that are less like
@@ -29,7 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from companion.errors import CompanionError
-from companion.memory.context import keywords
+from companion.memory.context import STYLES, system_text
+from companion.memory.knowledge import Knowledge, content_stems
 from companion.generation import SamplingConfig
 from companion.model.generate import TorchGenerator
 from companion.text.template import ChatTurn, Role, render_chat
@@ -51,6 +55,7 @@ class Sample:
     alpha: dict[str, float]
     reference: str = ""  # the corpus's own first reply to the prompt
     topic: float | None = None  # topic_match of this reply (see the module docstring)
+    memories: list[str] = field(default_factory=list)  # the knowledge lines the prompt showed
 
 
 @dataclass
@@ -70,6 +75,7 @@ class EvalReport:
     # Every held-out user turn α gives to another tribe than its label: what to read (a label
     # the words do not carry, or the detector's real mistake) before training again.
     alpha_misses: list[dict] = field(default_factory=list)
+    knowledge_exchanges: int = 0  # how many exchanges the prompts could be shown (0: no knowledge)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -114,11 +120,6 @@ class WordChecker:
         return len(words) - len(unknown), unknown
 
 
-def content_stems(text: str) -> set[str]:
-    """Content words (no stopwords, 4+ letters) cut to 5 letters, so "fierbe"/"fierbere" meet."""
-    return {w[:5] for w in keywords(text, limit=10**6).split() if len(w) >= 4 and not w.isdigit()}
-
-
 class TopicMatcher:
     """topic_match against fixed references: their stems and idf are worked out once, then
     match(reply, own) is the share of references[j], j != own, less like the reply than
@@ -159,6 +160,20 @@ def prompt_turns(record: Record) -> list[ChatTurn] | None:
     return list(record.turns[:first]) or None
 
 
+def with_knowledge(generator: TorchGenerator, turns: list[ChatTurn], knowledge: Knowledge | None,
+                   reply_tokens: int) -> tuple[list[ChatTurn], list[str]]:
+    """(the turns as the app sends a first message, the memory lines shown): the style line and
+    the nearest exchanges that fit beside a reply of reply_tokens; without knowledge, the turns."""
+    if knowledge is None:
+        return turns, []
+    lines = knowledge.memory_lines(turns[-1].text)
+    while True:
+        shown = [ChatTurn(Role.SYSTEM, system_text(STYLES["casual"], lines)), *turns]
+        if not lines or len(render_chat(generator.tokenizer, shown)) + reply_tokens <= generator.max_context:
+            return shown, lines
+        lines = lines[:-1]
+
+
 def heldout_loss(generator: TorchGenerator, records: Sequence[Record]) -> dict[str, float]:
     model, tok = generator.model, generator.tokenizer
     sums = {t: 0.0 for t in TRIBE_ORDER}
@@ -177,7 +192,8 @@ def heldout_loss(generator: TorchGenerator, records: Sequence[Record]) -> dict[s
 
 
 def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampling: SamplingConfig,
-                    per_tribe: int, checkers: dict) -> tuple[list[Sample], dict, dict, list[str]]:
+                    per_tribe: int, checkers: dict,
+                    knowledge: Knowledge | None) -> tuple[list[Sample], dict, dict, list[str]]:
     """Replies to the first held-out prompts of each tribe: (samples, known, seen, unknown words)."""
     samples: list[Sample] = []
     known = {t: 0 for t in TRIBE_ORDER}
@@ -189,7 +205,8 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
         topics = TopicMatcher(references) if len(references) > 1 else None
         for i, record in enumerate(dialogues[:per_tribe]):
             turns = prompt_turns(record)
-            pieces = list(generator.chat(turns, sampling.with_(seed=(sampling.seed or 0) + i)))
+            shown, lines = with_knowledge(generator, turns, knowledge, sampling.max_tokens)
+            pieces = list(generator.chat(shown, sampling.with_(seed=(sampling.seed or 0) + i)))
             reply = "".join(p.text for p in pieces).strip()
             # The app picks the voice when the first words arrive (companion.Companion.turn).
             alpha = next((p.alpha for p in pieces if p.text.strip()), pieces[-1].alpha)
@@ -200,7 +217,8 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
             unknown += bad
             topic = round(topics.match(reply, i), 4) if topics else None
             samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
-                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic))
+                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic,
+                                  lines))
     return samples, known, seen, unknown
 
 
@@ -215,6 +233,7 @@ def evaluate_model(
     vocabulary: Iterable[str] = (),
     samples_per_tribe: int = 8,
     sampling: SamplingConfig | None = None,
+    knowledge: Knowledge | None = None,
 ) -> EvalReport:
     sampling = sampling or EVAL_SAMPLING
     vocabulary = list(vocabulary)
@@ -227,7 +246,8 @@ def evaluate_model(
         turns = prompt_turns(record)
         if turns is None:
             continue
-        alpha = Alpha.from_sequence(alpha_at_reply_start(generator, turns).tolist())
+        shown, _ = with_knowledge(generator, turns, knowledge, sampling.max_tokens)
+        alpha = Alpha.from_sequence(alpha_at_reply_start(generator, shown).tolist())
         chosen = alpha.dominant()
         total[record.tribe] += 1
         right[record.tribe] += int(chosen is record.tribe)
@@ -238,9 +258,10 @@ def evaluate_model(
         raise CompanionError("the held-out set has no dialogues: α accuracy needs user turns with a tribe label")
     # Samples: replies to held-out prompts, α decides the voice, words are checked — sampled
     # as the app samples (word guard on), and once more without the guard: the model's own.
-    samples, known, seen, unknown = _sample_replies(generator, heldout, sampling, samples_per_tribe, checkers)
+    samples, known, seen, unknown = _sample_replies(generator, heldout, sampling, samples_per_tribe, checkers,
+                                                    knowledge)
     _, raw_known, raw_seen, _ = _sample_replies(generator, heldout, sampling.with_(word_guard=False),
-                                                samples_per_tribe, checkers)
+                                                samples_per_tribe, checkers, knowledge)
     n_seen = sum(seen.values())
     topics = {t.value: [s.topic for s in samples if s.tribe == t.value and s.topic is not None] for t in TRIBE_ORDER}
     all_topics = [x for v in topics.values() for x in v]
@@ -260,4 +281,5 @@ def evaluate_model(
         sampling={k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p", "max_tokens", "seed",
                                                    "repetition_penalty", "question_weight")},
         alpha_misses=misses,
+        knowledge_exchanges=len(knowledge) if knowledge is not None else 0,
     )

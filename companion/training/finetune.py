@@ -30,7 +30,7 @@ from companion.versions import ModelVersions
 
 # Sampling weight of a dialogue by its rating; 1 ★ replies are not learned from at all.
 RATING_WEIGHTS = {None: 1.0, 1: 0.0, 2: 0.5, 3: 1.0, 4: 1.5, 5: 2.0}
-EXTRAS = ("heldout.jsonl", "vocabulary.txt")
+EXTRAS = ("heldout.jsonl", "vocabulary.txt", "knowledge.jsonl")
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,34 @@ def test_topic_match_ranks_a_reply_against_the_other_answers():
     assert topics.match("Valea ta cântă adesea în casă, o listă frumoasă.", 2) == 0.5
     with pytest.raises(ValueError, match="two references"):
         TopicMatcher(REFERENCES[:1])
+
+
+def test_eval_shows_each_prompt_the_models_knowledge_as_the_app_does(tmp_path, memorised_model_dir):
+    import shutil
+
+    from companion.generation import SamplingConfig
+    from companion.memory.knowledge import Exchange, Knowledge
+    from companion.model.generate import TorchGenerator
+    from companion.training.card import model_card
+    from companion.training.evaluate import evaluate_model
+
+    model = tmp_path / "model"
+    shutil.copytree(memorised_model_dir, model)
+    Knowledge([Exchange("sora", "Mi-e dor de mare și de vară.", "Vara te așteaptă."),
+               Exchange("nova", "Un procesor nou?", "E rapid.")]).save(model / "knowledge.jsonl")
+    heldout = [Record(t, turns=(ChatTurn(Role.USER, u), ChatTurn(Role.ASSISTANT, r, t))) for u, r, t in tiny.MEMORISED_CHATS]
+    generator = TorchGenerator.load(model)
+    sampling = SamplingConfig(temperature=0.7, top_k=40, top_p=0.9, max_tokens=16, seed=7)
+    report = evaluate_model(generator, heldout, samples_per_tribe=1, sampling=sampling,
+                            knowledge=Knowledge.in_folder(model))
+    memories = {s.prompt: s.memories for s in report.samples}
+    assert memories["Mi-e dor de mare."] == ["• Mi-e dor de mare și de vară. → Vara te așteaptă."]
+    assert memories["Ce este un procesor?"] == ["• Un procesor nou? → E rapid."]
+    assert memories["What time is it?"] == []  # no content word in common
+    assert report.knowledge_exchanges == 2
+    card = model_card(model, report, generator.model.num_params())
+    assert "- knowledge: 2 training exchanges" in card and "- Mi-e dor de mare și de vară. → Vara te așteaptă." in card
+    # A reply budget that leaves no room: the prompts go without memories rather than overflow.
+    report = evaluate_model(generator, heldout, samples_per_tribe=1, sampling=sampling.with_(max_tokens=100),
+                            knowledge=Knowledge.in_folder(model))
+    assert all(s.memories == [] for s in report.samples)

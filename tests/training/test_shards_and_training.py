@@ -195,3 +195,27 @@ def test_killed_training_resumes_where_its_state_was_saved(tmp_path):
     assert f"resumed at step {saved}" in again.stderr
     steps = [s for s, _ in losses_of(out)]
     assert steps == sorted(set(steps)) and steps[-1] == saved + 20  # no gap, no repeated step
+
+
+def test_train_with_knowledge_ships_the_training_exchanges_and_shows_them_in_the_shards(tmp_path):
+    from companion.memory.knowledge import Knowledge
+    from companion.text.tokenizer import Tokenizer
+    from companion.training.corpus import read_jsonl, write_jsonl
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_jsonl(records(60), corpus)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "companion", "train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny",
+           "--vocab", "400", "--steps", "1", "--eval-every", "1", "--eval-batches", "1", "--batch-size", "2",
+           "--seq-len", "32", "--device", "cpu", "--no-progress", "--warmup", "1", "--knowledge"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    knowledge = Knowledge.in_folder(out / "best")
+    heldout = {r.turns[0].text for r in read_jsonl(out / "best" / "heldout.jsonl").records}
+    assert heldout and len(knowledge) == 60 - len(heldout)
+    assert not heldout & {e.user for e in knowledge.exchanges}  # held-out dialogues stay unseen
+    # Most training dialogues are led by a system turn of memories, as the app will show them.
+    tokenizer = Tokenizer.load(out / "tokenizer.model")
+    ids = np.concatenate([np.fromfile(p, dtype=np.uint16) for p in (out / "shards").glob("*.bin")])
+    assert (ids == tokenizer.system_id).sum() >= 0.6 * len(knowledge)
+    assert "Amintiri / Memories:" in tokenizer.decode([int(i) for i in ids[:2000]])

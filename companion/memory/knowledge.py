@@ -1,0 +1,130 @@
+"""Knowledge: the exchanges a model was trained on, searchable, for retrieval-augmented replies.
+
+A model folder may carry knowledge.jsonl: the first question and answer of every training
+dialogue (never a held-out one), one {"tribe", "user", "reply"} object a line. The companion
+searches it for the exchanges nearest the user's words and puts them in the system turn under
+"Amintiri / Memories" — the same place and format that training put them (`companion train
+--knowledge`), so the model has learnt to take words and facts from there (the LunaGPT seed's
+RAG; Arianna's knowledge shards, added without retraining the base).
+
+Search: SQLite FTS5 (stdlib, in memory) over content-word stems, ranked by bm25 with the
+question's stems weighted above the answer's. Stems (5-letter prefixes of content words)
+because FTS5 has no Romanian stemmer: "fierbe"/"fierbere" must meet.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from companion.errors import CompanionError
+from companion.memory.context import keywords
+
+KNOWLEDGE_FILE = "knowledge.jsonl"
+MEMORIES = 2  # exchanges shown for a turn, in training and in the app
+SNIPPET_CHARS = 240  # of a reply; its question gets half
+
+
+def content_stems(text: str) -> set[str]:
+    """Content words (no stopwords, 4+ letters) cut to 5 letters, so "fierbe"/"fierbere" meet."""
+    return {w[:5] for w in keywords(text, limit=10**6).split() if len(w) >= 4 and not w.isdigit()}
+
+
+def clip(text: str, limit: int) -> str:
+    """At most limit characters, cut at a word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(",;:") + "…"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    tribe: str  # who answered: nova / sora / lumin
+    user: str
+    reply: str
+
+    def memory_line(self, snippet_chars: int = SNIPPET_CHARS) -> str:
+        return f"• {clip(self.user, snippet_chars // 2)} → {clip(self.reply, snippet_chars)}"
+
+
+class Knowledge:
+    """Exchanges searchable by content words. Index i is the i-th exchange given."""
+
+    def __init__(self, exchanges: Iterable[Exchange]):
+        self.exchanges = list(exchanges)
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.execute("CREATE VIRTUAL TABLE k USING fts5(user, reply)")
+        self.db.executemany(
+            "INSERT INTO k(rowid, user, reply) VALUES (?, ?, ?)",
+            ((i, " ".join(sorted(content_stems(e.user))), " ".join(sorted(content_stems(e.reply))))
+             for i, e in enumerate(self.exchanges)))
+
+    def __len__(self) -> int:
+        return len(self.exchanges)
+
+    def search(self, text: str, limit: int = 2, exclude: int | None = None) -> list[Exchange]:
+        """The exchanges nearest text (best first); exclude: an index never to return (itself)."""
+        stems = sorted(content_stems(text[:2000]))
+        if not stems or limit <= 0:
+            return []
+        query = " OR ".join(f'"{s}"' for s in stems)
+        rows = self.db.execute(
+            "SELECT rowid FROM k WHERE k MATCH ? AND rowid != ? ORDER BY bm25(k, 2.0, 1.0) LIMIT ?",
+            (query, -1 if exclude is None else exclude, limit)).fetchall()
+        return [self.exchanges[i] for (i,) in rows]
+
+    def memory_lines(self, text: str, limit: int = MEMORIES, *, exclude: int | None = None,
+                     snippet_chars: int = SNIPPET_CHARS) -> list[str]:
+        """The nearest exchanges as the system turn shows them."""
+        return [e.memory_line(snippet_chars) for e in self.search(text, limit, exclude=exclude)]
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(".partial")
+        with tmp.open("w", encoding="utf-8") as f:
+            for e in self.exchanges:
+                f.write(json.dumps(asdict(e), ensure_ascii=False) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Knowledge:
+        """Read knowledge.jsonl; a broken line is a clear error naming file and line."""
+        path = Path(path)
+        exchanges = []
+        try:
+            with path.open(encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        data = json.loads(line)
+                        exchanges.append(Exchange(str(data["tribe"]), str(data["user"]), str(data["reply"])))
+                    except (ValueError, KeyError, TypeError) as e:
+                        raise CompanionError(f"{path}:{n}: not a knowledge exchange ({e})") from None
+        except OSError as e:
+            raise CompanionError(f"cannot read knowledge {path}: {e}") from None
+        except UnicodeDecodeError:
+            raise CompanionError(f"{path} is not UTF-8 text: not a knowledge file") from None
+        return cls(exchanges)
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> Knowledge | None:
+        """The knowledge a model folder carries, or None when it carries none."""
+        path = Path(folder) / KNOWLEDGE_FILE
+        return cls.load(path) if path.is_file() else None
+
+
+def knowledge_for(model_dir: str | Path | None) -> tuple[Knowledge | None, str | None]:
+    """(the model folder's knowledge or None, a note when its file is broken): the app answers
+    without knowledge rather than not at all."""
+    if model_dir is None:
+        return None, None
+    try:
+        return Knowledge.in_folder(model_dir), None
+    except CompanionError as exc:
+        return None, f"answering without the model's knowledge: {exc}"

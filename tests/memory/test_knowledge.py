@@ -1,0 +1,55 @@
+"""The model's knowledge: exchanges searched by content-word stems (real SQLite FTS5)."""
+
+import pytest
+
+from companion.errors import CompanionError
+from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, clip, knowledge_for
+
+EXCHANGES = [
+    Exchange("nova", "Cum fierbe apa la munte?", "La altitudine presiunea e mai mică, deci apa fierbe sub 100 de grade."),
+    Exchange("sora", "Mi-e dor de bunica mea.", "Dorul de bunica e o căldură care rămâne, ca pâinea din cuptorul ei."),
+    Exchange("lumin", "How do I bake bread at home?", "Flour, water, salt and yeast; knead, wait, bake hot."),
+    Exchange("nova", "De ce fierberea durează mai mult la munte?", "Pentru că apa fierbe la o temperatură mai joasă."),
+]
+
+
+def test_the_nearest_exchange_is_found_through_inflected_forms():
+    knowledge = Knowledge(EXCHANGES)
+    # "fierbere" meets "fierbe" (stems), "munte" meets "munte"; bread/bunica share nothing.
+    hits = knowledge.search("Cât timp fierbe un ou la munte?", limit=2)
+    assert set(hits) == {EXCHANGES[0], EXCHANGES[3]}
+    assert knowledge.search("I want to bake some bread", limit=1) == [EXCHANGES[2]]
+    assert knowledge.search("bunica", limit=3) == [EXCHANGES[1]]
+
+
+def test_an_excluded_exchange_is_never_returned_and_stopwords_find_nothing():
+    knowledge = Knowledge(EXCHANGES)
+    assert EXCHANGES[0] not in knowledge.search(EXCHANGES[0].user, limit=4, exclude=0)
+    assert knowledge.search(EXCHANGES[0].user, limit=1, exclude=0) == [EXCHANGES[3]]
+    assert knowledge.search("și de la cu pe", limit=3) == []
+    assert knowledge.search('"OR" NEAR( * fierbe', limit=1)  # FTS syntax in user text is only words
+
+
+def test_memory_lines_clip_long_text_at_a_word():
+    long = Exchange("sora", "întrebare " * 30, "cuvânt " * 100)
+    line = long.memory_line(60)
+    question, answer = line[2:].split(" → ")
+    assert line.startswith("• ") and len(question) <= 31 and len(answer) <= 61
+    assert answer.endswith("cuvânt…")
+    assert clip("scurt", 60) == "scurt"
+    assert Knowledge([long]).memory_lines("întrebare", 1, snippet_chars=60) == [line]
+
+
+def test_knowledge_round_trips_and_a_broken_file_is_named(tmp_path):
+    Knowledge(EXCHANGES).save(tmp_path / KNOWLEDGE_FILE)
+    assert Knowledge.in_folder(tmp_path).exchanges == EXCHANGES
+    assert knowledge_for(tmp_path / "nowhere") == (None, None)
+    path = tmp_path / KNOWLEDGE_FILE
+    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + '\n{"tribe": "sora"}\n', encoding="utf-8")
+    with pytest.raises(CompanionError, match=r"knowledge.jsonl:2: not a knowledge exchange"):
+        Knowledge.load(path)
+    knowledge, note = knowledge_for(tmp_path)
+    assert knowledge is None and "answering without the model's knowledge" in note and "jsonl:2" in note
+    path.write_bytes(b"\xff\xfe\x00broken")
+    with pytest.raises(CompanionError, match="not UTF-8"):
+        Knowledge.load(path)

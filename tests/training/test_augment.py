@@ -1,0 +1,53 @@
+"""Retrieval-augmented training records: memories lead each dialogue, never its own answer."""
+
+from companion.memory.context import STYLES
+from companion.text.template import ChatTurn, Role
+from companion.training.augment import build_knowledge, exchange_of, with_memories
+from companion.training.corpus import Record
+from companion.tribes import Tribe
+
+
+def dialogue(tribe, user, reply):
+    return Record(tribe, turns=(ChatTurn(Role.USER, user), ChatTurn(Role.ASSISTANT, reply, tribe)))
+
+
+RECORDS = [
+    dialogue(Tribe.NOVA, "Cum fierbe apa la munte?", "Apa fierbe sub 100 de grade la altitudine."),
+    dialogue(Tribe.NOVA, "De ce fierberea durează la munte?", "Presiunea aerului e mai mică sus."),
+    dialogue(Tribe.SORA, "Mi-e dor de bunica.", "Dorul e o căldură care rămâne."),
+    Record(Tribe.SORA, text="Un text simplu despre bunica și munte."),
+]
+
+
+def test_each_dialogue_is_shown_its_nearest_other_exchange_never_its_own():
+    knowledge, index_of = build_knowledge(RECORDS)
+    assert len(knowledge) == 3  # the plain text has no exchange
+    out = list(with_memories(RECORDS, knowledge, index_of, seed=1, share_without=0.0))
+    assert out[3] == RECORDS[3]
+    for record, augmented in zip(RECORDS[:3], out[:3]):
+        system, *rest = augmented.turns
+        assert system.role is Role.SYSTEM and tuple(rest) == record.turns
+        assert system.text.split("\n")[0] in STYLES.values()
+        assert record.turns[1].text not in system.text
+    # The two questions about boiling water meet each other; bunica meets nothing.
+    assert "Presiunea aerului" in out[0].turns[0].text and "Apa fierbe sub 100" in out[1].turns[0].text
+    assert "Amintiri" not in out[2].turns[0].text
+
+
+def test_a_share_of_records_keeps_no_system_turn_and_the_draw_repeats_with_the_seed():
+    knowledge, index_of = build_knowledge(RECORDS)
+    assert list(with_memories(RECORDS, knowledge, index_of, seed=1, share_without=1.0)) == RECORDS
+    many = RECORDS[:3] * 40
+    knowledge, index_of = build_knowledge(many)
+    first = list(with_memories(many, knowledge, index_of, seed=5, share_without=0.25))
+    assert first == list(with_memories(many, knowledge, index_of, seed=5, share_without=0.25))
+    bare = sum(r.turns[0].role is Role.USER for r in first)
+    assert 10 <= bare <= 50  # about a quarter of 120
+
+
+def test_exchange_of_takes_the_first_question_and_answer():
+    record = Record(Tribe.LUMIN, turns=(ChatTurn(Role.USER, "hi"), ChatTurn(Role.USER, "bread?"),
+                                        ChatTurn(Role.ASSISTANT, "flour", Tribe.LUMIN),
+                                        ChatTurn(Role.USER, "and?"), ChatTurn(Role.ASSISTANT, "bake", Tribe.LUMIN)))
+    assert exchange_of(record).user == "bread?" and exchange_of(record).reply == "flour"
+    assert exchange_of(Record(Tribe.SORA, text="x")) is None
