@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("devices", "speech", "list audio input and output devices"),
     ("train", "train", "train a tribal transformer on a corpus"),
     ("detector", "detector", "retrain who answers (the context detector) on labelled dialogues"),
+    ("knowledge", "knowledge", "give a model the exchanges of a corpus to retrieve from (no training)"),
     ("eval", "eval", "evaluate a model folder (α accuracy, real-word ratio, loss)"),
     ("finetune", "finetune", "fine-tune the model on your own conversations"),
     ("history", "memory", "show or search the conversation history"),

@@ -50,6 +50,7 @@ class AppSettings:
     seed: int | None = None
     word_guard: bool = True  # only words the model was trained on or the conversation used
     question_weight: float = 2.0  # context-aware decoding (companion.generation.SamplingConfig)
+    copy_weight: float = 0.85  # copying from the model's knowledge (the same)
     model_dir: str = ""  # "" = the current published version, else the bundled default
     data_dir: str = ""  # "" = the user data dir (conversations.sqlite3 lives there)
     # speech
@@ -84,6 +85,8 @@ class AppSettings:
             out.append(f"seed must be a whole number or empty, not {self.seed!r}")
         if not _number(self.question_weight) or not 0 <= self.question_weight <= 5:
             out.append(f"question focus must be between 0 (off) and 5, not {self.question_weight!r}")
+        if not _number(self.copy_weight) or not 0 <= self.copy_weight <= 0.95:
+            out.append(f"knowledge copying must be between 0 (off) and 0.95, not {self.copy_weight!r}")
         if not isinstance(self.word_guard, bool):
             out.append(f"only known words must be true or false, not {self.word_guard!r}")
         if not isinstance(self.speak_replies, bool):
@@ -126,7 +129,8 @@ class AppSettings:
 
         sampling = SamplingConfig(temperature=float(self.temperature), top_k=self.top_k or None,
                                   top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed,
-                                  word_guard=self.word_guard, question_weight=float(self.question_weight))
+                                  word_guard=self.word_guard, question_weight=float(self.question_weight),
+                                  copy_weight=float(self.copy_weight))
         return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling)
 
     def stt_config(self):

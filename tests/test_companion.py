@@ -229,7 +229,7 @@ def test_the_models_knowledge_joins_the_system_turn_within_the_budget(store):
     _events(Companion(gen, store, config, Lexicon(), knowledge=knowledge), "De ce fierbe apa altfel pe munte?")
     system = gen.calls[0][0][0]
     assert system.role is Role.SYSTEM
-    assert "Amintiri / Memories:\n• Cum fierbe apa la munte? → Sub 100 de grade, presiunea e mică." in system.text
+    assert "Amintiri / Memories:\n• Cum fierbe apa la munte? → NOVA: Sub 100 de grade, presiunea e mică." in system.text
     assert "bunica" not in system.text
     # No room left beside the reply: the turn goes without it (ScriptedGenerator checks the budget).
     small = ScriptedGenerator(["Da."], max_context=80)

@@ -74,6 +74,13 @@ class SettingsDialog(QDialog):
         self.question_weight.setToolTip("how strongly each word is chosen for what your question adds, "
                                         "against the persona's usual phrases (0 = off; twice the "
                                         "work per word)")
+        self.copy_weight = QDoubleSpinBox()
+        self.copy_weight.setRange(0.0, 0.95)
+        self.copy_weight.setSingleStep(0.05)
+        self.copy_weight.setDecimals(2)
+        self.copy_weight.setSpecialValueText("off")
+        self.copy_weight.setToolTip("how much each word may follow the nearest answers the model knows "
+                                    "(its knowledge.jsonl): more reads closer to them, 0 = the model alone")
         self.word_guard = QCheckBox("Only known words")
         self.word_guard.setToolTip("the model may only spell words of its training text or of the "
                                    "conversation, never invented ones")
@@ -82,6 +89,7 @@ class SettingsDialog(QDialog):
         form.addRow("Top-p", self.top_p)
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Question focus", self.question_weight)
+        form.addRow("Knowledge copying", self.copy_weight)
         form.addRow("", self.word_guard)
         layout.addWidget(gen_box)
         layout.addStretch(1)
@@ -173,6 +181,7 @@ class SettingsDialog(QDialog):
         self.max_tokens.setValue(s.max_tokens)
         self.word_guard.setChecked(s.word_guard)
         self.question_weight.setValue(s.question_weight)
+        self.copy_weight.setValue(s.copy_weight)
         self.model_dir.setText(s.model_dir)
         self.data_dir.setText(s.data_dir)
         _select(self.input_device, s.input_device)
@@ -189,6 +198,7 @@ class SettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2), top_k=self.top_k.value(),
             top_p=round(self.top_p.value(), 2), max_tokens=self.max_tokens.value(),
             word_guard=self.word_guard.isChecked(), question_weight=round(self.question_weight.value(), 1),
+            copy_weight=round(self.copy_weight.value(), 2),
             model_dir=self.model_dir.text().strip(), data_dir=self.data_dir.text().strip(),
             input_device=self.input_device.currentData() if self.input_device.currentIndex() >= 0 else "",
             output_device=self.output_device.currentData() if self.output_device.currentIndex() >= 0 else "",

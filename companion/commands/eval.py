@@ -15,6 +15,8 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--samples", type=int, default=8, help="sample replies per tribe")
     p.add_argument("--question-weight", type=float, default=None,
                    help="context-aware decoding for the samples (0 = off; default: the app's, 2)")
+    p.add_argument("--copy-weight", type=float, default=None,
+                   help="knowledge copying for the samples (0 = off; default: the app's, 0.85)")
     p.add_argument("--no-knowledge", action="store_true",
                    help="do not show the prompts the model's knowledge (knowledge.jsonl), to measure what it adds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -43,6 +45,8 @@ def run(args) -> int:
     sampling = EVAL_SAMPLING
     if args.question_weight is not None:
         sampling = sampling.with_(question_weight=args.question_weight)
+    if args.copy_weight is not None:
+        sampling = sampling.with_(copy_weight=args.copy_weight)
     report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples,
                             sampling=sampling, knowledge=knowledge)
     if args.card:

@@ -42,6 +42,23 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(",;:") + "…"
 
 
+REPLY_MARK = " → "
+SPEAKERS = {"nova": "NOVA", "sora": "Sora", "lumin": "Lumin"}  # who answered, as a memory line names them
+_TRIBE_OF = {name + ": ": tribe for tribe, name in SPEAKERS.items()}
+
+
+def replies_in(system_text: str) -> list[tuple[str | None, str]]:
+    """(tribe or None, reply) of each memory line in a system turn (what Exchange.memory_line
+    wrote): what decoding may copy, and whose answer it was."""
+    out = []
+    for line in system_text.splitlines():
+        if line.startswith("• ") and REPLY_MARK in line:
+            reply = line.split(REPLY_MARK, 1)[1].rstrip("…")
+            tribe = next((t for prefix, t in _TRIBE_OF.items() if reply.startswith(prefix)), None)
+            out.append((tribe, reply[len(SPEAKERS[tribe]) + 2:] if tribe else reply))
+    return out
+
+
 @dataclass(frozen=True)
 class Exchange:
     tribe: str  # who answered: nova / sora / lumin
@@ -49,7 +66,9 @@ class Exchange:
     reply: str
 
     def memory_line(self, snippet_chars: int = SNIPPET_CHARS) -> str:
-        return f"• {clip(self.user, snippet_chars // 2)} → {clip(self.reply, snippet_chars)}"
+        speaker = SPEAKERS.get(self.tribe)
+        answer = f"{speaker}: {clip(self.reply, snippet_chars)}" if speaker else clip(self.reply, snippet_chars)
+        return f"• {clip(self.user, snippet_chars // 2)}{REPLY_MARK}{answer}"
 
 
 class Knowledge:

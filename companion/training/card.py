@@ -73,7 +73,8 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         f"{report.alpha_accuracy_per_tribe}",
         f"- real-word ratio (Hunspell ro_RO / en_US or training vocabulary), sampled as the app samples, "
         f"with the word guard: **{report.real_word_ratio}** {report.real_word_ratio_per_tribe}; without the "
-        f"guard (the network alone): {report.real_word_ratio_unguarded}",
+        f"guard ({'copying still on' if report.knowledge_exchanges else 'the network alone'}): "
+        f"{report.real_word_ratio_unguarded}",
         f"- held-out loss per tribe: {report.heldout_loss} ({report.heldout_records} records)",
     ]
     if report.topic_match is not None:
@@ -82,13 +83,17 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
                      f"{report.topic_match_per_tribe}")
     if report.knowledge_exchanges:
         lines.append(f"- knowledge: {report.knowledge_exchanges:,} training exchanges (knowledge.jsonl); every prompt "
-                     "showed the model its nearest ones, as the app does — they are listed under each sample")
+                     "showed the model its nearest ones, as the app does — they are listed under each sample; "
+                     "made by `companion train --knowledge`, or for a model trained without it, by `companion "
+                     "knowledge --model DIR` with the training command's --corpus/--chitchat arguments")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
     if report.sampling:
         s = report.sampling
         focus = (f"question weight {s['question_weight']} (context-aware decoding, as the app)"
                  if s.get("question_weight") else "no question weight")
+        if s.get("copy_weight") and report.knowledge_exchanges:
+            focus += f", knowledge copying {s['copy_weight']} (as the app)"
         lines.append(f"- samples drawn with temperature {s['temperature']}, top-k {s['top_k']}, top-p {s['top_p']}, "
                      f"at most {s['max_tokens']} tokens, seed {s['seed']} (+ the sample's index), {focus}")
     if report.alpha_misses:

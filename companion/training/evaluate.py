@@ -279,7 +279,7 @@ def evaluate_model(
         topic_match=round(sum(all_topics) / len(all_topics), 4) if all_topics else None,
         topic_match_per_tribe={t: round(sum(v) / len(v), 4) for t, v in topics.items() if v},
         sampling={k: getattr(sampling, k) for k in ("temperature", "top_k", "top_p", "max_tokens", "seed",
-                                                   "repetition_penalty", "question_weight")},
+                                                   "repetition_penalty", "question_weight", "copy_weight")},
         alpha_misses=misses,
         knowledge_exchanges=len(knowledge) if knowledge is not None else 0,
     )

@@ -150,6 +150,8 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     dialog.word_guard.setChecked(False)
     assert dialog.question_weight.value() == 2.0  # the default
     dialog.question_weight.setValue(0.0)
+    assert dialog.copy_weight.value() == 0.85  # the default
+    dialog.copy_weight.setValue(0.0)
     dialog.data_dir.setText(str(tmp_path / "data"))
     dialog.adjustSize()
     QTest.qWait(50)
@@ -157,7 +159,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     QTest.mouseClick(dialog.buttons.button(QDialogButtonBox.Save), Qt.LeftButton)
     assert not dialog.isVisible()
     expected = AppSettings(persona_mode="lumin", style="formal", temperature=0.0, top_k=12, top_p=0.5,
-                           max_tokens=33, word_guard=False, question_weight=0.0,
+                           max_tokens=33, word_guard=False, question_weight=0.0, copy_weight=0.0,
                            data_dir=str(tmp_path / "data"))
     assert window.settings == expected
     wait_until(lambda: window.loaded, 60, "the reload with the new data folder")
@@ -165,6 +167,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     assert window.worker.companion.config.persona_lock.value == "lumin"  # applied without restart
     assert window.worker.companion.config.sampling.word_guard is False
     assert window.worker.companion.config.sampling.question_weight == 0.0
+    assert window.worker.companion.config.sampling.copy_weight == 0.0
     window.close()
 
     again = open_window(memorised_model_dir, settings_path=path)
@@ -172,6 +175,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     dialog = again.open_settings()
     assert dialog.persona.currentData() == "lumin" and dialog.max_tokens.value() == 33
     assert not dialog.word_guard.isChecked() and dialog.question_weight.text() == "off"
+    assert dialog.copy_weight.text() == "off"
     dialog.reject()
 
 

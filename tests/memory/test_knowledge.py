@@ -3,7 +3,7 @@
 import pytest
 
 from companion.errors import CompanionError
-from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, clip, knowledge_for
+from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, clip, knowledge_for, replies_in
 
 EXCHANGES = [
     Exchange("nova", "Cum fierbe apa la munte?", "La altitudine presiunea e mai mică, deci apa fierbe sub 100 de grade."),
@@ -34,10 +34,18 @@ def test_memory_lines_clip_long_text_at_a_word():
     long = Exchange("sora", "întrebare " * 30, "cuvânt " * 100)
     line = long.memory_line(60)
     question, answer = line[2:].split(" → ")
-    assert line.startswith("• ") and len(question) <= 31 and len(answer) <= 61
+    assert line.startswith("• ") and answer.startswith("Sora: ")
+    assert len(question) <= 31 and len(answer) <= 61 + len("Sora: ")
     assert answer.endswith("cuvânt…")
     assert clip("scurt", 60) == "scurt"
     assert Knowledge([long]).memory_lines("întrebare", 1, snippet_chars=60) == [line]
+
+
+def test_the_replies_in_a_system_turn_are_read_back_with_whose_they_were():
+    lines = [e.memory_line() for e in EXCHANGES[:3]]
+    system = "Stil: relaxat.\nAmintiri / Memories:\n" + "\n".join(lines) + "\n• o amintire a ta, fără răspuns\n• Ce? → Așa."
+    assert replies_in(system) == [("nova", EXCHANGES[0].reply), ("sora", EXCHANGES[1].reply),
+                                  ("lumin", EXCHANGES[2].reply), (None, "Așa.")]
 
 
 def test_knowledge_round_trips_and_a_broken_file_is_named(tmp_path):

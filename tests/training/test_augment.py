@@ -51,3 +51,27 @@ def test_exchange_of_takes_the_first_question_and_answer():
                                         ChatTurn(Role.USER, "and?"), ChatTurn(Role.ASSISTANT, "bake", Tribe.LUMIN)))
     assert exchange_of(record).user == "bread?" and exchange_of(record).reply == "flour"
     assert exchange_of(Record(Tribe.SORA, text="x")) is None
+
+
+def test_the_knowledge_command_gives_a_model_its_corpus_but_not_its_heldout(tmp_path, random_model_dir):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from companion.memory.knowledge import Knowledge
+    from companion.training.corpus import write_jsonl
+
+    root = Path(__file__).resolve().parents[2]
+    model = tmp_path / "model"
+    shutil.copytree(random_model_dir, model)
+    write_jsonl(RECORDS[1:2], model / "heldout.jsonl")
+    write_jsonl(RECORDS, tmp_path / "corpus.jsonl")
+    cmd = [sys.executable, "-m", "companion", "knowledge", "--model", str(model), "--corpus", str(tmp_path / "corpus.jsonl")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 exchanges" in proc.stderr and "1 held-out dialogues left out" in proc.stderr
+    assert [e.user for e in Knowledge.in_folder(model).exchanges] == [RECORDS[0].turns[0].text, RECORDS[2].turns[0].text]
+    proc = subprocess.run([*cmd[:5], str(tmp_path / "nowhere"), *cmd[6:]], capture_output=True, text=True,
+                          timeout=120, cwd=root)
+    assert proc.returncode != 0 and "is not a model folder" in proc.stderr

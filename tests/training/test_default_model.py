@@ -46,6 +46,24 @@ def test_the_default_model_picks_tribes_and_speaks_real_words(generator):
     assert set(report.heldout_loss) == {"nova", "sora", "lumin"}
 
 
+def test_the_default_models_knowledge_leaves_its_heldout_out_and_keeps_the_bar(generator):
+    """As the app answers: the knowledge in the system turn and copying on. α still picks the
+    tribe (the detector judges the user's turn), and no held-out question finds its own answer."""
+    from companion.memory.knowledge import Knowledge
+    from companion.training.augment import exchange_of
+    from companion.training.evaluate import evaluate_model
+
+    knowledge = Knowledge.in_folder(DEFAULT)
+    assert knowledge is not None and len(knowledge) > 8000
+    heldout = read_jsonl(DEFAULT / "heldout.jsonl").records
+    assert not {exchange_of(r) for r in heldout} & set(knowledge.exchanges)
+    vocabulary = (DEFAULT / "vocabulary.txt").read_text(encoding="utf-8").split()
+    report = evaluate_model(generator, heldout, vocabulary=vocabulary, samples_per_tribe=3, knowledge=knowledge)
+    assert report.alpha_accuracy >= 0.95
+    assert report.real_word_ratio >= 0.97
+    assert sum(bool(s.memories) for s in report.samples) >= 6  # most prompts were shown memories
+
+
 def test_the_model_card_matches_the_shipped_folder():
     card = (DEFAULT / "MODEL_CARD.md").read_text(encoding="utf-8")
     for needed in ("α accuracy", "real-word ratio", "held-out loss per tribe", "Sample replies",
