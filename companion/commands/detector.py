@@ -10,18 +10,14 @@ import json
 import sys
 from pathlib import Path
 
-from companion.commands.train import add_detector_arguments, detector_config, import_sources
+from companion.commands.train import add_corpus_arguments, add_detector_arguments, detector_config, import_sources
 
 
 def register(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + (
         ". The words the model writes do not change, only which persona α picks for them."))
     p.add_argument("--model", required=True, help="model folder to start from")
-    p.add_argument("--corpus", action="append", default=[], metavar="PATH",
-                   help="folder or file of labelled dialogues (.jsonl/.txt/.md/.csv; repeatable)")
-    p.add_argument("--chitchat", type=int, default=0, metavar="N",
-                   help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
-    p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
+    add_corpus_arguments(p, "folder or file of labelled dialogues (.jsonl/.txt/.md/.csv; repeatable)")
     p.add_argument("--out", required=True, help="where to write the model (may be --model itself)")
     p.add_argument("--seed", type=int, default=1337)
     add_detector_arguments(p, default_epochs=12)

@@ -10,17 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from companion.commands.train import import_sources
+from companion.commands.train import add_corpus_arguments, import_sources
 
 
 def register(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text)
     p.add_argument("--model", required=True, help="model folder (knowledge.jsonl is written there)")
-    p.add_argument("--corpus", action="append", default=[], metavar="PATH",
-                   help="folder or file of dialogues (.jsonl/.txt/.md/.csv; repeatable)")
-    p.add_argument("--chitchat", type=int, default=0, metavar="N",
-                   help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
-    p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
+    add_corpus_arguments(p, "folder or file of dialogues (.jsonl/.txt/.md/.csv; repeatable)")
     p.set_defaults(func=run)
 
 

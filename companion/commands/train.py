@@ -10,12 +10,8 @@ from pathlib import Path
 def register(sub, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text + (
         ". Re-running with the same --out resumes an interrupted run."))
-    p.add_argument("--corpus", action="append", default=[], metavar="PATH",
-                   help="folder or file of .jsonl/.txt/.md/.csv (repeatable; one shard per path)")
-    p.add_argument("--chitchat", type=int, default=0, metavar="N",
-                   help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
+    add_corpus_arguments(p, "folder or file of .jsonl/.txt/.md/.csv (repeatable; one shard per path)")
     p.add_argument("--out", required=True, help="run folder: best/ (the model), shards/, log.csv, train_state/")
-    p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
     p.add_argument("--balance-tribes", action="store_true",
                    help="sample each tribe equally often, however much text it has (small corpora are repeated)")
     p.add_argument("--knowledge", action="store_true",
@@ -43,6 +39,14 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.csv)")
     add_detector_arguments(p, default_epochs=0)
     p.set_defaults(func=run)
+
+
+def add_corpus_arguments(p, corpus_help: str) -> None:
+    """--corpus, --chitchat and --tribe: what import_sources reads (train, detector, knowledge)."""
+    p.add_argument("--corpus", action="append", default=[], metavar="PATH", help=corpus_help)
+    p.add_argument("--chitchat", type=int, default=0, metavar="N",
+                   help="add N English dialogues from the chitchat-dataset package as Lumin (-1: all)")
+    p.add_argument("--tribe", choices=["nova", "sora", "lumin"], help="tribe for files that name none")
 
 
 def add_detector_arguments(p, default_epochs: int) -> None:

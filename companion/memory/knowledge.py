@@ -1,11 +1,12 @@
 """Knowledge: the exchanges a model was trained on, searchable, for retrieval-augmented replies.
 
 A model folder may carry knowledge.jsonl: the first question and answer of every training
-dialogue (never a held-out one), one {"tribe", "user", "reply"} object a line. The companion
-searches it for the exchanges nearest the user's words and puts them in the system turn under
-"Amintiri / Memories" — the same place and format that training put them (`companion train
---knowledge`), so the model has learnt to take words and facts from there (the LunaGPT seed's
-RAG; Arianna's knowledge shards, added without retraining the base).
+dialogue (never a held-out one), one {"tribe", "user", "reply"} object a line (`companion
+knowledge`, or `companion train --knowledge`). The companion searches it for the exchanges
+nearest the user's words and puts them in the system turn under "Amintiri / Memories", one
+line each: "• question → Speaker: answer" — where `train --knowledge` put them too. Decoding
+then copies from the answers of the tribe that speaks (companion/model/copy.py): the LunaGPT
+seed's RAG, and Arianna's knowledge added without retraining the base.
 
 Search: SQLite FTS5 (stdlib, in memory) over content-word stems, ranked by bm25 with the
 question's stems weighted above the answer's. Stems (5-letter prefixes of content words)
