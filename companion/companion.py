@@ -22,7 +22,7 @@ from pathlib import Path
 from companion.errors import CompanionError
 from companion.generation import Generator, SamplingConfig, load_generator
 from companion.memory.context import STYLES, ContextBuilder, ContextConfig
-from companion.memory.knowledge import Knowledge, knowledge_for
+from companion.memory.knowledge import Exchange, Knowledge, knowledge_for
 from companion.memory.leo import FilterConfig, Lexicon, PostFilter, ReplyScore
 from companion.memory.records import Message, TurnMetrics
 from companion.memory.store import ConversationStore
@@ -97,6 +97,7 @@ class TurnDone:
     score: ReplyScore
     stop_reason: str | None
     retrieved_ids: tuple[int, ...] = field(default=())
+    knowledge: tuple[Exchange, ...] = ()  # the model's exchanges the prompt showed it
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ class Companion:
             yield Notice(f"the model gave no usable answer after {tries} tries; "
                          f"try rephrasing, or check the model folder")
         yield TurnDone(reply, tribe, alpha, metrics, score, final.stop_reason,
-                       tuple(m.id for m in context.retrieved))
+                       tuple(m.id for m in context.retrieved), tuple(context.knowledge))
 
     def _why(self, state: _Try) -> str:
         return self.filter.score(state.text).reason or "degenerate"

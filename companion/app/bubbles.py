@@ -147,6 +147,11 @@ class MessageBubble(QFrame):
         self.note.setStyleSheet(f"color: {color}; font-size: 8.5pt; font-style: italic;")
         self.note.setVisible(bool(text))
 
+    def show_sources(self, questions: list[str]) -> None:
+        """Say, on hover, which exchanges of the model's knowledge the reply could copy from."""
+        self.body.setToolTip("" if not questions else "Drew on what it knows, answers to:\n" + "\n".join(
+            f"• {q[:120]}" for q in questions))
+
     def set_stored(self, message_id: int, ts: float | None = None) -> None:
         self.message_id = message_id
         self.set_note("")

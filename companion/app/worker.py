@@ -281,6 +281,7 @@ class CompanionWorker(QObject):
                                     "gen_ms": m.gen_ms, "total_ms": m.total_ms, "tokens": m.tokens,
                                     "tries": m.tries},
                         "stop_reason": event.stop_reason,
+                        "knowledge": [{"tribe": e.tribe, "user": e.user} for e in event.knowledge],
                     })
                 if self.cancel.is_set():
                     # Closing the generator stops the model and stores nothing half-made.

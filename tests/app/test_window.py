@@ -80,6 +80,26 @@ def test_a_typed_message_gets_a_reply_in_its_tribe_stored_in_sqlite(open_window,
     assert window.grab().save(str(artifacts / "app_conversation.png"))
 
 
+def test_a_reply_says_which_of_the_models_knowledge_it_drew_on(open_window, memorised_model_dir, tmp_path):
+    import shutil
+
+    from companion.memory.knowledge import Exchange, Knowledge
+
+    model = tmp_path / "model"
+    shutil.copytree(memorised_model_dir, model)
+    Knowledge([Exchange("lumin", "What time does the shop open?", "At nine."),
+               Exchange("sora", "Mi-e dor de mare.", "Marea te așteaptă.")]).save(model / "knowledge.jsonl")
+    # A short reply budget leaves the tiny model's 128-token context room for the memory line.
+    window = open_window(model, db=tmp_path / "c.sqlite3", temperature=0, max_tokens=10)
+    wait_until(lambda: window.loaded, 60, "the model to load")
+    question, _, tribe = tiny.MEMORISED_CHATS[1]  # "What time is it?", Lumin's
+    reply = ask(window, question)
+    assert reply.tribe == tribe.value
+    tip = reply.body.toolTip()
+    assert tip.startswith("Drew on what it knows") and "What time does the shop open?" in tip
+    assert "Mi-e dor" not in tip  # an exchange about something else is not shown, nor named
+
+
 def test_past_messages_load_on_start(open_window, memorised_model_dir, tmp_path):
     from companion.memory import ConversationStore
     from companion.tribes import Alpha, Tribe
