@@ -23,7 +23,7 @@ def register(sub, name: str, help_text: str) -> None:
 def run(args) -> int:
     from companion.errors import CompanionError
     from companion.memory.knowledge import KNOWLEDGE_FILE
-    from companion.training.augment import build_knowledge, exchange_of
+    from companion.training.augment import build_knowledge
     from companion.training.clean import deduplicate
     from companion.training.corpus import read_jsonl
 
@@ -32,10 +32,8 @@ def run(args) -> int:
         raise CompanionError(f"{model} is not a model folder (no config.json)")
     sources, _ = import_sources(args)
     heldout_path = model / "heldout.jsonl"
-    heldout = {exchange_of(r) for r in read_jsonl(heldout_path).records} if heldout_path.is_file() else set()
-    kept = [r for r in deduplicate(r for _, records in sources for r in records).kept
-            if exchange_of(r) not in heldout]
-    knowledge, _ = build_knowledge(kept)
+    heldout = read_jsonl(heldout_path).records if heldout_path.is_file() else []
+    knowledge, _ = build_knowledge(deduplicate(r for _, records in sources for r in records).kept, heldout)
     if not len(knowledge):
         raise CompanionError("the corpus has no dialogues (a user turn and a reply) to learn from")
     knowledge.save(model / KNOWLEDGE_FILE)

@@ -129,13 +129,7 @@ def prepare(args, out: Path):
         from companion.memory.knowledge import KNOWLEDGE_FILE
         from companion.training.augment import build_knowledge, with_memories
 
-        from companion.training.augment import exchange_of
-
-        # An exchange the held-out set also holds (another dialogue opening the same way) stays
-        # out too, so companion eval never shows a held-out question its own answer.
-        unseen = {exchange_of(r) for r in heldout}
-        knowledge, index_of = build_knowledge(r for _, records in kept_sources for r in records
-                                              if exchange_of(r) not in unseen)
+        knowledge, index_of = build_knowledge((r for _, records in kept_sources for r in records), heldout)
         knowledge.save(out / KNOWLEDGE_FILE)
         print(f"corpus: {len(knowledge)} exchanges in {KNOWLEDGE_FILE}, dialogues shown with their nearest",
               file=sys.stderr)

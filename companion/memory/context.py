@@ -34,14 +34,18 @@ is am be been its it's i'm i've don't does did do of to in on at by an or as so 
 """.split())
 
 
+MEMORIES = 2  # exchanges of the model's knowledge shown for a turn, in training and in the app
+SNIPPET_CHARS = 240  # of a memory (a knowledge answer; its question gets half)
+
+
 @dataclass(frozen=True)
 class ContextConfig:
     recent_messages: int = 16  # at most this many earlier messages, newest kept first
     retrieved: int = 3  # older messages found by FTS
     snapshots: int = 2  # starred replies
-    snippet_chars: int = 240
+    snippet_chars: int = SNIPPET_CHARS
     memory_share: float = 0.3  # of the budget left after the user turn, for memory snippets
-    knowledge: int = 2  # exchanges from the model's knowledge (memory/knowledge.py), as in training
+    knowledge: int = MEMORIES  # exchanges from the model's knowledge (memory/knowledge.py), as in training
     knowledge_share: float = 0.6  # of the budget left after the memories, for those exchanges
 
 
@@ -108,7 +112,7 @@ class ContextBuilder:
         recent_ids = {m.id for m in recent}
         memory_lines: list[str] = []
         retrieved: list[Message] = []
-        memory_budget = int(budget * self.config.memory_share)
+        memory_budget = own_share = int(budget * self.config.memory_share)
 
         def add_memory(line: str) -> bool:
             nonlocal memory_budget
@@ -134,7 +138,7 @@ class ContextBuilder:
         if self.knowledge is not None and self.config.knowledge > 0:
             # Training showed every dialogue its nearest exchanges in this block; the model
             # takes words and facts from them (companion/training/augment.py).
-            memory_budget += int((budget - int(budget * self.config.memory_share)) * self.config.knowledge_share)
+            memory_budget += int((budget - own_share) * self.config.knowledge_share)
             for exchange in self.knowledge.search(user.text, self.config.knowledge):
                 if not add_memory(exchange.memory_line(self.config.snippet_chars)):
                     break

@@ -22,11 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from companion.errors import CompanionError
-from companion.memory.context import keywords
+from companion.memory.context import MEMORIES, SNIPPET_CHARS, keywords
 
 KNOWLEDGE_FILE = "knowledge.jsonl"
-MEMORIES = 2  # exchanges shown for a turn, in training and in the app
-SNIPPET_CHARS = 240  # of a reply; its question gets half
 
 
 def content_stems(text: str) -> set[str]:
@@ -55,8 +53,8 @@ def replies_in(system_text: str) -> list[tuple[str | None, str]]:
     for line in system_text.splitlines():
         if line.startswith("• ") and REPLY_MARK in line:
             reply = line.split(REPLY_MARK, 1)[1].rstrip("…")
-            tribe = next((t for prefix, t in _TRIBE_OF.items() if reply.startswith(prefix)), None)
-            out.append((tribe, reply[len(SPEAKERS[tribe]) + 2:] if tribe else reply))
+            prefix = next((p for p in _TRIBE_OF if reply.startswith(p)), None)
+            out.append((_TRIBE_OF[prefix], reply[len(prefix):]) if prefix else (None, reply))
     return out
 
 
@@ -67,8 +65,9 @@ class Exchange:
     reply: str
 
     def memory_line(self, snippet_chars: int = SNIPPET_CHARS) -> str:
-        speaker = SPEAKERS.get(self.tribe)
-        answer = f"{speaker}: {clip(self.reply, snippet_chars)}" if speaker else clip(self.reply, snippet_chars)
+        answer = clip(self.reply, snippet_chars)
+        if self.tribe in SPEAKERS:
+            answer = f"{SPEAKERS[self.tribe]}: {answer}"
         return f"• {clip(self.user, snippet_chars // 2)}{REPLY_MARK}{answer}"
 
 

@@ -19,7 +19,15 @@ from collections.abc import Sequence
 
 import torch
 
+from companion.tribes import Tribe
+
 MAX_MATCH = 4
+
+
+def spoken_by(sources: Sequence[tuple[Tribe | None, Sequence[int]]], tribe: Tribe | None) -> list[Sequence[int]]:
+    """The sources a reply of tribe copies from: its tribe's answers and untagged ones (all of
+    them while no tribe is known)."""
+    return [ids for t, ids in sources if tribe is None or t is None or t == tribe]
 
 
 class Copier:
@@ -36,18 +44,16 @@ class Copier:
     def counts(self, reply: Sequence[int]) -> tuple[Counter, int]:
         """(next-token counts after the longest matching suffix of reply, its length n; 0: the
         reply has not started, the counts are the sources' first tokens)."""
-        self._offered = []
-        if not reply:
-            self._offered = [(k, 0) for k in range(len(self.sources)) if (k, 0) not in self.used]
-        for n in range(min(MAX_MATCH, len(reply)), 0, -1):
-            suffix = list(reply[-n:])
-            self._offered = [(k, j + n) for k, src in enumerate(self.sources) for j in range(len(src) - n)
-                             if (k, j + n) not in self.used and src[j:j + n] == suffix]
-            if self._offered:
+        n = 0
+        self._offered = [] if reply else [(k, 0) for k in range(len(self.sources)) if (k, 0) not in self.used]
+        for m in range(min(MAX_MATCH, len(reply)), 0, -1):
+            suffix = list(reply[-m:])
+            offered = [(k, j + m) for k, src in enumerate(self.sources) for j in range(len(src) - m)
+                       if (k, j + m) not in self.used and src[j:j + m] == suffix]
+            if offered:
+                self._offered, n = offered, m
                 break
-        else:
-            n = 0
-        return Counter(self.sources[k][j] for k, j in self._offered), n if self._offered else 0
+        return Counter(self.sources[k][j] for k, j in self._offered), n
 
     def mix(self, logits: torch.Tensor, reply: Sequence[int]) -> torch.Tensor:
         """log((1 − λ)·softmax(logits) + λ·p_copy) over [V]; λ = weight for a match of two

@@ -18,7 +18,7 @@ import torch
 from companion.errors import CompanionError
 from companion.generation import Piece, SamplingConfig
 from companion.memory.knowledge import replies_in
-from companion.model.copy import Copier
+from companion.model.copy import Copier, spoken_by
 from companion.model.transformer import KVCache, TribalTransformer
 from companion.text.template import ChatTurn, Role, render_chat
 from companion.text.tokenizer import StreamDecoder, Tokenizer
@@ -156,6 +156,7 @@ def decode_steps(
     tags: Sequence[int] | None = None,
     contrast_ids: Sequence[int] | None = None,
     copy_sources: Sequence[tuple[Tribe | None, Sequence[int]]] = (),
+    copy_tribe: Tribe | None = None,
 ) -> Iterator[Step]:
     """Yield sampled tokens one by one until a stop id, max_tokens or the context is full.
 
@@ -174,7 +175,8 @@ def decode_steps(
 
     With copy_sources ((tribe, token ids) of the memories' replies) and sampling.copy_weight
     λ > 0, each step draws from (1 − λ)·p + λ·p_copy (companion/model/copy.py), copying only
-    the answers of the tribe the reply speaks for (the tag α picks) and untagged ones.
+    the answers of the tribe the reply speaks for (the tag α picks, else copy_tribe: a persona
+    lock) and untagged ones.
     """
     config = model.config
     n_prompt = len(prompt_ids)
@@ -213,7 +215,7 @@ def decode_steps(
     n = n_prompt
     reply_start = n_prompt + (1 if tags is not None else 0)  # after the tribe tag
     copying_on = bool(sampling.copy_weight and copy_sources)
-    copier = Copier([s for _, s in copy_sources], sampling.copy_weight) if copying_on and tags is None else None
+    copier = Copier(spoken_by(copy_sources, copy_tribe), sampling.copy_weight) if copying_on and tags is None else None
     for i in range(sampling.max_tokens):
         last = i == sampling.max_tokens - 1 or n + 1 >= total
         logits = out.logits[0, -1]
@@ -226,8 +228,7 @@ def decode_steps(
             chosen = int(out.alpha[0, -1].argmax())
             token = int(tags[chosen])
             if copying_on:
-                copier = Copier([s for t, s in copy_sources if t in (None, TRIBE_ORDER[chosen])],
-                                sampling.copy_weight)
+                copier = Copier(spoken_by(copy_sources, TRIBE_ORDER[chosen]), sampling.copy_weight)
         else:
             token = sample_next(logits, ids[max(0, n - window) : n], sampling, rng, banned, accept,
                                 (guard.recovers, guard.well_formed) if guard is not None else ())
@@ -322,14 +323,13 @@ class TorchGenerator:
         # No persona lock: α at the reply start picks the tribe tag the reply opens with.
         sources = [(Tribe(tribe) if tribe else None, self.tokenizer.encode(reply))
                    for t in turns if t.role is Role.SYSTEM for tribe, reply in replies_in(t.text)]
-        if reply_tribe is not None:  # a persona lock: only its answers (and untagged ones) are copied
-            sources = [(t, s) for t, s in sources if t in (None, reply_tribe)]
         return self.generate_ids(render_chat(self.tokenizer, turns, reply_tribe=reply_tribe), sampling,
-                                 tag_by_alpha=reply_tribe is None, copy_sources=sources)
+                                 tag_by_alpha=reply_tribe is None, copy_sources=sources, copy_tribe=reply_tribe)
 
     def generate_ids(self, prompt_ids: Sequence[int], sampling: SamplingConfig,
                      tag_by_alpha: bool = False,
-                     copy_sources: Sequence[tuple[Tribe | None, Sequence[int]]] = ()) -> Iterator[Piece]:
+                     copy_sources: Sequence[tuple[Tribe | None, Sequence[int]]] = (),
+                     copy_tribe: Tribe | None = None) -> Iterator[Piece]:
         decoder = StreamDecoder(self.tokenizer)
         stops = tuple(s for s in sampling.stop if s)
         text = ""  # the reply so far
@@ -344,7 +344,7 @@ class TorchGenerator:
         contrast_ids = self.without_question(prompt_ids) if sampling.question_weight else None
         steps = decode_steps(self.model, prompt_ids, sampling, stop_ids=self._end_ids,
                              banned_ids=self._banned_ids, guard=guard, tags=tags, contrast_ids=contrast_ids,
-                             copy_sources=copy_sources)
+                             copy_sources=copy_sources, copy_tribe=copy_tribe)
         for step in steps:
             alpha = Alpha.from_sequence(step.alpha.tolist())
             if step.token_id in self._end_ids:

@@ -28,7 +28,7 @@ from companion.training.corpus import Record
 
 
 def exchange_of(record: Record) -> Exchange | None:
-    """The record's first user turn and the reply to it (None for plain text)."""
+    """The record's first reply and the user turn just before it (None for plain text)."""
     for i, turn in enumerate(record.turns):
         if turn.role is Role.ASSISTANT:
             users = [t.text for t in record.turns[:i] if t.role is Role.USER]
@@ -36,13 +36,16 @@ def exchange_of(record: Record) -> Exchange | None:
     return None
 
 
-def build_knowledge(records: Iterable[Record]) -> tuple[Knowledge, dict[int, int]]:
-    """(the knowledge of the records' dialogues, id(record) → its index there)."""
+def build_knowledge(records: Iterable[Record], heldout: Iterable[Record] = ()) -> tuple[Knowledge, dict[int, int]]:
+    """(the knowledge of the records' dialogues, id(record) → its index there). An exchange a
+    held-out record also opens with (another dialogue starting the same way) stays out too, so
+    companion eval never shows a held-out question its own answer."""
+    unseen = {exchange_of(r) for r in heldout}
     exchanges: list[Exchange] = []
     index_of: dict[int, int] = {}
     for record in records:
         exchange = exchange_of(record)
-        if exchange is not None:
+        if exchange is not None and exchange not in unseen:
             index_of[id(record)] = len(exchanges)
             exchanges.append(exchange)
     return Knowledge(exchanges), index_of
