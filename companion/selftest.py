@@ -24,6 +24,10 @@ from pathlib import Path
 # breath noise, so the audio differs every run: greedy decoding measured CER 0.19-0.35 for Sora
 # and 0.29-0.35 for NOVA (12 runs each); noise scores 1.0 and English audio 11.3, so 0.55
 # still catches a broken voice.
+# A voice that passes once is working: espeak's breath noise and the CPU's int8 kernels make
+# some runs worse (CI once heard Sora above 0.55 where this machine measured at most 0.40 in
+# 10 runs), so a voice is spoken up to ATTEMPTS times. A broken voice fails every time.
+ATTEMPTS = 3
 MAX_ERROR = {"lumin": ("word", 0.3), "sora": ("char", 0.55), "nova": ("char", 0.55)}
 SENTENCES = {"lumin": "Hello. I keep my answers short and clear.",
              "sora": "Bună seara. Mă bucur că ești aici, lângă mine.",
@@ -99,17 +103,22 @@ def run_self_test(model_dir: str | Path | None = None, with_qt: bool = True) -> 
             from companion.speech.voices import VoiceProfile
 
             profile = VoiceProfile.named(tribe)
-            audio = concat(speak(SENTENCES[tribe], profile))
-            d.update(engine=profile.engine, voice=profile.voice, seconds=round(len(audio.samples) / audio.sample_rate, 2))
-            if "base" not in transcribers:
-                raise RuntimeError("speech recognition did not load, so the voice cannot be checked")
-            heard = transcribers["base"].transcribe(audio.samples, audio.sample_rate, profile.language).text
             unit, limit = MAX_ERROR[tribe]
-            error = error_rate(SENTENCES[tribe], heard, unit)
-            d.update(heard=heard, **{"wer" if unit == "word" else "cer": round(error, 3)})
-            if error > limit:
-                raise RuntimeError(f"the {tribe} voice was transcribed as {heard!r} ({unit} error "
-                                   f"rate {error:.2f} > {limit}): the voice model may be broken")
+            heard_all = []
+            for attempt in range(1, ATTEMPTS + 1):
+                audio = concat(speak(SENTENCES[tribe], profile))
+                d.update(engine=profile.engine, voice=profile.voice,
+                         seconds=round(len(audio.samples) / audio.sample_rate, 2))
+                if "base" not in transcribers:
+                    raise RuntimeError("speech recognition did not load, so the voice cannot be checked")
+                heard = transcribers["base"].transcribe(audio.samples, audio.sample_rate, profile.language).text
+                error = error_rate(SENTENCES[tribe], heard, unit)
+                heard_all.append(f"{heard!r} ({error:.2f})")
+                d.update(heard=heard, attempts=attempt, **{"wer" if unit == "word" else "cer": round(error, 3)})
+                if error <= limit:
+                    return
+            raise RuntimeError(f"the {tribe} voice was transcribed as {', '.join(heard_all)} ({unit} "
+                               f"error rate > {limit} every time): the voice model may be broken")
         return check
 
     def store(d: dict) -> None:
