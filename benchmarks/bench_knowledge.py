@@ -3,7 +3,8 @@
 Three ways for each held-out prompt, the same seed, interleaved so machine noise hits all
 alike: the model alone; with its knowledge (knowledge.jsonl) in the system turn but no copying;
 with knowledge and copying (the app's default weight). Reports tokens per second, the median
-time to the first words, and what loading and searching the knowledge cost.
+time to the first words, and what loading and searching the knowledge cost, and asking α
+which tribe answers (the search prefers that tribe's exchanges).
 
     python benchmarks/bench_knowledge.py --model models/default --prompts 24
 """
@@ -44,6 +45,11 @@ def main() -> None:
     for turns in prompts:
         knowledge.search(turns[-1].text)
     search_ms = (time.perf_counter() - started) * 1000 / len(prompts)
+    # The app asks α which tribe answers before it searches (companion.Companion._answering).
+    started = time.perf_counter()
+    for turns in prompts:
+        gen.reply_alpha(turns[-1:])
+    tribe_ms = (time.perf_counter() - started) * 1000 / len(prompts)
     ways = {"model alone": (None, 0.0), "knowledge, no copying": (knowledge, 0.0),
             f"knowledge, copying {COPY_WEIGHT}": (knowledge, COPY_WEIGHT)}
     stats = {name: {"tokens": 0, "seconds": 0.0, "first_words_ms": []} for name in ways}
@@ -62,6 +68,7 @@ def main() -> None:
     print(json.dumps({
         "model": args.model, "prompts": len(prompts), "exchanges": len(knowledge),
         "knowledge_load_ms": round(load_ms, 1), "search_ms": round(search_ms, 2),
+        "answering_tribe_ms": round(tribe_ms, 2),
         **{name: {"tok_per_s": round(s["tokens"] / s["seconds"], 1), "tokens": s["tokens"],
                   "first_words_ms_median": round(statistics.median(s["first_words_ms"]), 1)}
            for name, s in stats.items()},

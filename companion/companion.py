@@ -27,6 +27,7 @@ from companion.memory.leo import FilterConfig, Lexicon, PostFilter, ReplyScore
 from companion.memory.records import Message, TurnMetrics
 from companion.memory.store import ConversationStore
 from companion.speech.text import SentenceSplitter
+from companion.text.template import ChatTurn, Role
 from companion.tribes import Alpha, Tribe, VoicePolicy
 from companion.versions import ModelVersions
 
@@ -222,7 +223,7 @@ class Companion:
         if sampling.max_tokens >= self.generator.max_context - 16:
             sampling = sampling.with_(max_tokens=max(16, self.generator.max_context // 2))
         context = self.context.build(user, sampling.max_tokens, self.config.style,
-                                     self.config.persona_lock)
+                                     self.config.persona_lock, self._answering(user.text))
         if context.user_truncated_from is not None:
             yield Notice(f"your message has {context.user_truncated_from:,} characters, more than "
                          f"the model's context holds: it answered the last part only (the whole "
@@ -288,6 +289,15 @@ class Companion:
                          f"try rephrasing, or check the model folder")
         yield TurnDone(reply, tribe, alpha, metrics, score, final.stop_reason,
                        tuple(m.id for m in context.retrieved), tuple(context.knowledge))
+
+    def _answering(self, text: str) -> Tribe | None:
+        """The tribe α picks for a reply to text alone, so the knowledge shows that tribe's
+        exchanges. A detector that restarts at each user turn (detector_reset_id, as the
+        default model's) gives the reply the same α whatever history and memories precede it."""
+        if self.config.persona_lock is not None or self.context.knowledge is None \
+                or self.context.config.knowledge <= 0:
+            return None
+        return self.generator.reply_alpha([ChatTurn(Role.USER, text[-4000:])]).dominant()
 
     def _why(self, state: _Try) -> str:
         return self.filter.score(state.text).reason or "degenerate"

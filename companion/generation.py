@@ -100,6 +100,10 @@ class Generator(Protocol):
         prompt ending where the assistant's reply starts gets the tag of the tribe α picks."""
         ...
 
+    def reply_alpha(self, turns: Sequence[ChatTurn]) -> Alpha:
+        """α where the assistant's reply to turns would start: which tribe will answer."""
+        ...
+
     def chat(
         self,
         turns: Sequence[ChatTurn],

@@ -40,6 +40,9 @@ class ScriptedGenerator:
     def count_tokens(self, text: str) -> int:
         return (len(text) + 3) // 4
 
+    def reply_alpha(self, turns) -> Alpha:
+        return self.alpha
+
     def chat(self, turns, sampling, reply_tribe=None) -> Iterator[Piece]:
         self.calls.append((list(turns), reply_tribe))
         prompt = sum(self.count_tokens(t.text) + 3 for t in turns) + 3
@@ -235,6 +238,26 @@ def test_the_models_knowledge_joins_the_system_turn_within_the_budget(store):
     small = ScriptedGenerator(["Da."], max_context=80)
     _events(Companion(small, store, config, Lexicon(), knowledge=knowledge), "Fierbe apa pe munte?")
     assert "Amintiri" not in small.calls[0][0][0].text
+
+
+def test_the_knowledge_shown_is_the_answering_tribes_first(store):
+    """α picks Sora for this question, so Sora's exchange heads the memories even though NOVA's
+    shares more words: decoding copies only from the answers of the tribe that speaks."""
+    from companion.memory.knowledge import Exchange, Knowledge
+
+    knowledge = Knowledge([Exchange("nova", "Cum fierbe apa la munte?", "La munte apa fierbe sub 100 de grade."),
+                           Exchange("sora", "Muntele mă liniștește.", "Sus pe munte timpul are răbdarea lui.")])
+    config = CompanionConfig(sampling=SamplingConfig(max_tokens=64))
+    for alpha, first in [(SORA, "Sora:"), (Alpha(0.9, 0.05, 0.05), "NOVA:")]:
+        gen = ScriptedGenerator(["Apa fierbe."], alpha=alpha)
+        _events(Companion(gen, store, config, Lexicon(), knowledge=knowledge), "Cum fierbe apa la munte?")
+        memories = gen.calls[0][0][0].text.split("Amintiri / Memories:\n")[1].splitlines()
+        assert memories[0].split(" → ")[1].startswith(first), memories
+    locked = ScriptedGenerator(["Apa fierbe."], alpha=SORA)
+    _events(Companion(locked, store, CompanionConfig(sampling=SamplingConfig(max_tokens=64),
+                                                     persona_lock=Tribe.NOVA), Lexicon(), knowledge=knowledge),
+            "Cum fierbe apa la munte?")
+    assert "→ NOVA:" in locked.calls[0][0][0].text.split("Memories:\n")[1].splitlines()[0]
 
 
 def test_a_broken_knowledge_file_is_said_once_and_the_model_still_answers(random_model_dir, tmp_path):

@@ -34,8 +34,15 @@ is am be been its it's i'm i've don't does did do of to in on at by an or as so 
 """.split())
 
 
-MEMORIES = 2  # exchanges of the model's knowledge shown for a turn, in training and in the app
-SNIPPET_CHARS = 240  # of a memory (a knowledge answer; its question gets half)
+# Exchanges of the model's knowledge shown for a turn, in training and in the app. One: with
+# two, decoding often copied the second, less near one (topic match 0.690 with two, 0.705 with
+# one, 70 held-out prompts a tribe; the model alone does not read them, companion/model/copy.py).
+MEMORIES = 1
+SNIPPET_CHARS = 240  # of a memory from the conversation store
+# Of a knowledge answer shown (and copied from; its question gets QUESTION_CHARS): 320, not
+# 240, because decoding can only copy what is shown (benchmarks/bench_retrieval.py).
+ANSWER_CHARS = 320
+QUESTION_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class ContextConfig:
     memory_share: float = 0.3  # of the budget left after the user turn, for memory snippets
     knowledge: int = MEMORIES  # exchanges from the model's knowledge (memory/knowledge.py), as in training
     knowledge_share: float = 0.6  # of the budget left after the memories, for those exchanges
+    answer_chars: int = ANSWER_CHARS  # of each exchange's answer shown
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,10 @@ class ContextBuilder:
         return "…" + text[-lo:] if lo else "", True
 
     def build(self, user: Message, reply_budget: int, style: str = "casual",
-              persona: Tribe | None = None) -> Context:
-        """Turns for the generator: system (persona, style, memory), recent turns, the user."""
+              persona: Tribe | None = None, answering: Tribe | None = None) -> Context:
+        """Turns for the generator: system (persona, style, memory), recent turns, the user.
+        answering: the tribe that will answer (the persona, else α's pick), whose exchanges of
+        the knowledge come first — decoding copies only from its answers."""
         budget = self.max_context - reply_budget - PROMPT_OVERHEAD
         header = STYLES.get(style, STYLES["casual"])
         budget -= self._cost(header)
@@ -139,8 +149,10 @@ class ContextBuilder:
             # Training showed every dialogue its nearest exchanges in this block; the model
             # takes words and facts from them (companion/training/augment.py).
             memory_budget += int((budget - own_share) * self.config.knowledge_share)
-            for exchange in self.knowledge.search(user.text, self.config.knowledge):
-                if not add_memory(exchange.memory_line(self.config.snippet_chars)):
+            tribe = persona or answering
+            for exchange in self.knowledge.search(user.text, self.config.knowledge,
+                                                  tribe=tribe.value if tribe else None):
+                if not add_memory(exchange.memory_line(self.config.answer_chars)):
                     break
                 known.append(exchange)
         system = system_text(header, memory_lines)

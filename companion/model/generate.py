@@ -317,6 +317,12 @@ class TorchGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
+    def reply_alpha(self, turns: Sequence[ChatTurn]) -> Alpha:
+        ids = render_chat(self.tokenizer, turns)[-self.max_context + 1:]
+        tokens = torch.tensor([ids], device=self.model.tok_embeddings.weight.device)
+        with torch.inference_mode():
+            return Alpha.from_sequence(self.model(tokens, last_only=True).alpha[0, -1].tolist())
+
     def chat(
         self, turns: Sequence[ChatTurn], sampling: SamplingConfig, reply_tribe: Tribe | None = None
     ) -> Iterator[Piece]:

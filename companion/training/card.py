@@ -82,10 +82,10 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
                      f"tribe's other answers? 0.5 is chance, 1.0 always): **{report.topic_match}** "
                      f"{report.topic_match_per_tribe}")
     if report.knowledge_exchanges:
-        lines.append(f"- knowledge: {report.knowledge_exchanges:,} training exchanges (knowledge.jsonl); every prompt "
-                     "showed the model its nearest ones, as the app does — they are listed under each sample; "
-                     "made by `companion train --knowledge`, or for a model trained without it, by `companion "
-                     "knowledge --model DIR` with the training command's --corpus/--chitchat arguments")
+        lines.append(f"- knowledge: {report.knowledge_exchanges:,} exchanges (knowledge.jsonl, none of them "
+                     "held out); every prompt showed the model the nearest one of the tribe α picks, as the app "
+                     "does — listed under each sample; made by `companion knowledge --model DIR --corpus ...` "
+                     "(any corpus: knowledge needs no training) or `companion train --knowledge`")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
     if report.sampling:

@@ -40,7 +40,7 @@ from companion.text.template import ChatTurn, Role, render_chat
 from companion.text.words import WORD
 from companion.training.corpus import Record
 from companion.training.shards import record_ids
-from companion.tribes import TRIBE_ORDER, Alpha, Tribe, VoicePolicy
+from companion.tribes import TRIBE_ORDER, Tribe, VoicePolicy
 
 HUNSPELL_DIRS = (Path("/usr/share/hunspell"), Path("/usr/share/myspell/dicts"))
 LANGUAGE_OF = {Tribe.SORA: "ro_RO", Tribe.NOVA: "ro_RO", Tribe.LUMIN: "en_US"}
@@ -146,12 +146,6 @@ def first_reply(record: Record) -> str:
     return next((t.text for t in record.turns if t.role is Role.ASSISTANT), "")
 
 
-def alpha_at_reply_start(generator: TorchGenerator, turns: Sequence[ChatTurn]) -> torch.Tensor:
-    ids = render_chat(generator.tokenizer, turns)[-generator.max_context + 1 :]
-    with torch.inference_mode():
-        return generator.model(torch.tensor([ids]), last_only=True).alpha[0, -1]
-
-
 def prompt_turns(record: Record) -> list[ChatTurn] | None:
     """The turns before the first assistant reply (None for plain text records)."""
     if not record.turns:
@@ -163,10 +157,12 @@ def prompt_turns(record: Record) -> list[ChatTurn] | None:
 def with_knowledge(generator: TorchGenerator, turns: list[ChatTurn], knowledge: Knowledge | None,
                    reply_tokens: int) -> tuple[list[ChatTurn], list[str]]:
     """(the turns as the app sends a first message, the memory lines shown): the style line and
-    the nearest exchanges that fit beside a reply of reply_tokens; without knowledge, the turns."""
+    the nearest exchanges of the tribe α picks (companion.Companion.respond) that fit beside a
+    reply of reply_tokens; without knowledge, the turns."""
     if knowledge is None:
         return turns, []
-    lines = knowledge.memory_lines(turns[-1].text)
+    tribe = generator.reply_alpha(turns).dominant().value
+    lines = knowledge.memory_lines(turns[-1].text, tribe=tribe)
     while True:
         shown = [ChatTurn(Role.SYSTEM, system_text(STYLES["casual"], lines)), *turns]
         if not lines or len(render_chat(generator.tokenizer, shown)) + reply_tokens <= generator.max_context:
@@ -247,7 +243,7 @@ def evaluate_model(
         if turns is None:
             continue
         shown, _ = with_knowledge(generator, turns, knowledge, sampling.max_tokens)
-        alpha = Alpha.from_sequence(alpha_at_reply_start(generator, shown).tolist())
+        alpha = generator.reply_alpha(shown)
         chosen = alpha.dominant()
         total[record.tribe] += 1
         right[record.tribe] += int(chosen is record.tribe)

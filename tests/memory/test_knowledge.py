@@ -22,6 +22,26 @@ def test_the_nearest_exchange_is_found_through_inflected_forms():
     assert knowledge.search("bunica", limit=3) == [EXCHANGES[1]]
 
 
+def test_words_typed_without_diacritics_find_the_same_exchanges():
+    knowledge = Knowledge(EXCHANGES)
+    # "căldură" is indexed as "caldu": typed as "caldura" (no diacritics) it still meets.
+    assert knowledge.search("o caldura care ramane", limit=1) == [EXCHANGES[1]]
+    assert knowledge.search("o căldură care rămâne", limit=1) == [EXCHANGES[1]]
+
+
+def test_the_answering_tribes_exchanges_come_first():
+    peak = Exchange("sora", "Muntele mă liniștește.", "Sus pe munte timpul are răbdarea lui.")
+    knowledge = Knowledge([*EXCHANGES, peak])
+    question = "De ce fierbe apa la munte?"
+    assert knowledge.search(question, limit=1)[0].tribe == "nova"  # both NOVA ones share more words
+    assert knowledge.search(question, limit=1, tribe="sora") == [peak]
+    # The tribe's exchanges first, then the others that match; none that share no word.
+    first, *rest = knowledge.search(question, limit=5, tribe="sora")
+    assert first == peak and set(rest) == {EXCHANGES[0], EXCHANGES[3]}
+    *best, last = knowledge.search(question, limit=3, tribe="lumin")  # Lumin has none: best first
+    assert set(best) == {EXCHANGES[0], EXCHANGES[3]} and last == peak
+
+
 def test_an_excluded_exchange_is_never_returned_and_stopwords_find_nothing():
     knowledge = Knowledge(EXCHANGES)
     assert EXCHANGES[0] not in knowledge.search(EXCHANGES[0].user, limit=4, exclude=0)
@@ -38,7 +58,7 @@ def test_memory_lines_clip_long_text_at_a_word():
     assert len(question) <= 31 and len(answer) <= 61 + len("Sora: ")
     assert answer.endswith("cuvânt…")
     assert clip("scurt", 60) == "scurt"
-    assert Knowledge([long]).memory_lines("întrebare", 1, snippet_chars=60) == [line]
+    assert Knowledge([long]).memory_lines("întrebare", 1, answer_chars=60) == [line]
 
 
 def test_the_replies_in_a_system_turn_are_read_back_with_whose_they_were():

@@ -75,11 +75,9 @@ def test_a_romanian_question_after_an_english_exchange_gets_a_romanian_persona(g
     """α judges each exchange (detector_reset_id): with the whole context in view, one English
     exchange made α choose Lumin for every Romanian question after it."""
     from companion.text.template import ChatTurn, Role
-    from companion.training.evaluate import alpha_at_reply_start
-    from companion.tribes import TRIBE_ORDER
 
     english = [ChatTurn(Role.USER, "What should I cook tonight?"),
                ChatTurn(Role.ASSISTANT, "Try a simple pasta with garlic and olive oil.")]
     for question, tribe in [("Cum funcționează un router?", "nova"), ("Mi-e dor de casă.", "sora")]:
-        alpha = alpha_at_reply_start(generator, [*english, ChatTurn(Role.USER, question)])
-        assert TRIBE_ORDER[int(alpha.argmax())].value == tribe, (question, alpha.tolist())
+        alpha = generator.reply_alpha([*english, ChatTurn(Role.USER, question)])
+        assert alpha.dominant().value == tribe, (question, alpha)

@@ -124,7 +124,7 @@ def test_eval_shows_each_prompt_the_models_knowledge_as_the_app_does(tmp_path, m
     assert memories["What time is it?"] == []  # no content word in common
     assert report.knowledge_exchanges == 2
     card = model_card(model, report, generator.model.num_params())
-    assert "- knowledge: 2 training exchanges" in card and "- Mi-e dor de mare și de vară. → Sora: Vara te așteaptă." in card
+    assert "- knowledge: 2 exchanges" in card and "- Mi-e dor de mare și de vară. → Sora: Vara te așteaptă." in card
     # A reply budget that leaves no room: the prompts go without memories rather than overflow.
     report = evaluate_model(generator, heldout, samples_per_tribe=1, sampling=sampling.with_(max_tokens=100),
                             knowledge=Knowledge.in_folder(model))
