@@ -10,8 +10,8 @@ chance; a question with no answer of its tribe among the memories scores 0.5: no
 
 Rules: "before" = the index until 30 Nov 2026 (stems with diacritics, bm25 question 2 :
 answer 1, any tribe, 2 memories of 240 characters shown); "now" = Knowledge.search with the
-tribe that answers (the labelled one here; in the app, α's) and ANSWER_CHARS shown. No model
-is run: this measures retrieval alone.
+tribe that answers (the labelled one here; in the app, α's), one memory, its first whole
+sentences within ANSWER_CHARS shown. No model is run: this measures retrieval alone.
 
     python benchmarks/bench_retrieval.py --model models/default
 """
@@ -26,7 +26,7 @@ import statistics
 import time
 
 from companion.memory.context import ANSWER_CHARS, MEMORIES
-from companion.memory.knowledge import Exchange, Knowledge, clip, content_stems
+from companion.memory.knowledge import Exchange, Knowledge, clip, clip_answer, content_stems
 from companion.training.corpus import read_jsonl
 from companion.training.evaluate import TopicMatcher, first_reply, prompt_turns
 from companion.tribes import TRIBE_ORDER
@@ -36,8 +36,11 @@ class BeforeRule:
     """The search as it was: unfolded stems, question 2 : answer 1, no tribe preference, the
     whole answer indexed but 240 characters of it shown."""
 
-    shown_chars = 240
     memories = 2
+
+    @staticmethod
+    def shown(reply: str) -> str:
+        return clip(reply, 240)
 
     def __init__(self, exchanges: list[Exchange]):
         self.exchanges = exchanges
@@ -66,9 +69,12 @@ def score(rule, questions: list[tuple[str, int | None]], references: list[str], 
         ms.append((time.perf_counter() - started) * 1000)
         copyable = next((e for e in found if e.tribe == tribe), None)
         missing += copyable is None
-        # Only the answer's first characters are shown, and copied from.
-        shown = getattr(rule, "shown_chars", ANSWER_CHARS)
-        scores.append(matcher.match(clip(copyable.reply, shown), own) if copyable else 0.5)
+        if copyable is None:
+            scores.append(0.5)
+            continue
+        # Only what the memory line shows of the answer is copied from.
+        shown = rule.shown(copyable.reply) if hasattr(rule, "shown") else clip_answer(copyable.reply, ANSWER_CHARS)
+        scores.append(matcher.match(shown, own))
     return {"topic_match": round(statistics.mean(scores), 4), "no_copyable_memory": missing,
             "questions": len(questions), "search_ms": round(statistics.median(ms), 3)}
 

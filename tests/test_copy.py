@@ -15,16 +15,21 @@ def test_the_longest_matching_suffix_decides_what_may_follow():
     assert copier.counts([9, 1, 2]) == ({3: 1, 5: 1}, 2)
     assert copier.counts([9, 3]) == ({4: 1}, 1)
     assert copier.counts([7]) == ({}, 0)
+    # A reply that is so far a source's beginning continues it, whatever else matches.
+    assert copier.counts([1]) == ({2: 2}, 1) and copier.anchored
+    assert copier.counts([1, 2, 3]) == ({4: 1}, 3) and copier.anchored
+    assert copier.counts([9, 3]) == ({4: 1}, 1) and not copier.anchored
 
 
 def test_a_copied_position_is_not_offered_again_so_a_phrase_cannot_loop():
     copier = Copier([[1, 2, 1, 2, 3]], weight=0.5)
-    assert copier.counts([1]) == ({2: 2}, 1)
+    assert copier.counts([9, 1]) == ({2: 2}, 1)  # the reply began elsewhere (9): every match
     copier.took(2)
-    assert copier.counts([1, 2]) == ({1: 1, 3: 1}, 2)
+    assert copier.counts([9, 1, 2]) == ({1: 1, 3: 1}, 2)
     copier.took(3)
-    assert copier.counts([2, 3]) == ({}, 0)
-    assert copier.counts([1]) == ({}, 0)  # both 2s were used
+    assert copier.counts([9, 2, 3]) == ({}, 0)
+    assert copier.counts([9, 1]) == ({}, 0)  # both 2s were used
+    assert copier.counts([1]) == ({}, 0)  # so was the continuation of the source's start
 
 
 def test_the_mix_is_a_distribution_with_the_copy_share_given():
@@ -34,8 +39,11 @@ def test_the_mix_is_a_distribution_with_the_copy_share_given():
     assert float(p.sum()) == pytest.approx(1.0, abs=1e-5)
     assert float(p[4]) == pytest.approx(0.4 / 6 + 0.6, abs=1e-5)
     assert float(p[0]) == pytest.approx(0.4 / 6, abs=1e-5)
-    half = Copier([[4, 5]], weight=0.6).mix(logits, [4]).exp()  # a one-token match: λ halved
+    half = Copier([[3, 4, 5]], weight=0.6).mix(logits, [4]).exp()  # a one-token match: λ halved
     assert float(half[5]) == pytest.approx(0.7 / 6 + 0.3, abs=1e-5)
+    # The same token as the reply's first, where the source begins: no chance match, λ whole.
+    anchored = Copier([[4, 5]], weight=0.6).mix(logits, [4]).exp()
+    assert float(anchored[5]) == pytest.approx(0.4 / 6 + 0.6, abs=1e-5)
     assert torch.equal(Copier([[4, 5]], weight=0.6).mix(logits, [3]), logits)  # nothing matches
 
 
@@ -44,11 +52,12 @@ def test_the_generator_copies_a_memorys_reply_it_never_learnt(memorised_model_di
     memory = "Marea cade încet peste oraș."
     turns = [ChatTurn(Role.SYSTEM, f"Amintiri / Memories:\n• Plouă? → {memory}"), ChatTurn(Role.USER, "Mi-e dor de mare.")]
     greedy = SamplingConfig(temperature=0, max_tokens=24, question_weight=0)
-    copied = "".join(p.text for p in gen.chat(turns, greedy.with_(copy_weight=0.95))).strip()
+    pieces = list(gen.chat(turns, greedy.with_(copy_weight=0.95)))
     alone = "".join(p.text for p in gen.chat(turns, greedy.with_(copy_weight=0))).strip()
-    # The first token is the memory's; a one-token match copies at half weight, so the model's
-    # own "i" (of "Mi-e", memorised) may win once, then the copy runs on to the end.
-    assert copied.startswith("M") and copied.endswith("cade încet peste oraș.")
+    # The reply continues the memory from its first token to its end (a one-token match at
+    # the start is no chance match), and ends there: the memory was shown whole.
+    assert "".join(p.text for p in pieces).strip() == memory
+    assert pieces[-1].stop_reason == "end_of_turn"
     assert "încet peste oraș" not in alone
 
 

@@ -18,7 +18,8 @@ benchmarks/bench_retrieval.py measures the rule: the topic match of the answer o
 tribe that the memory lines show (models/default's 9,756 exchanges). The rule until 29 Nov
 2026 (two memories of any tribe, question 2 : answer 1, no folding, 240 characters shown of an
 answer indexed whole): 0.660 on the held-out questions, 0.669 leave-one-out, and 26 of 249
-held-out questions had no answer of their tribe to copy; this one: 0.709 / 0.739, 3 of 249.
+held-out questions had no answer of their tribe to copy; this one (one memory, its first
+whole sentences within ANSWER_CHARS shown and indexed): 0.692 / 0.731, 3 of 249.
 TF-IDF cosine and character n-grams scored within 0.01 of bm25, the model's own hidden states
 as embeddings 0.60 (and a minute to embed).
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from companion.errors import CompanionError
 from companion.memory.context import ANSWER_CHARS, MEMORIES, QUESTION_CHARS, keywords
+from companion.speech.text import split_sentences
 
 KNOWLEDGE_FILE = "knowledge.jsonl"
 
@@ -62,20 +64,37 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(",;:") + "…"
 
 
+def clip_answer(text: str, limit: int) -> str:
+    """At most limit characters of an answer: its first whole sentences where they fill at
+    least a third of it (so copying it ends where a sentence does, then the reply may end),
+    else cut at a word with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    shown = ""
+    for sentence in split_sentences(text):
+        if len(shown) + 1 + len(sentence) > limit:
+            break
+        shown = f"{shown} {sentence}".strip()
+    return shown if len(shown) >= limit // 3 else clip(text, limit)
+
+
 REPLY_MARK = " → "
 SPEAKERS = {"nova": "NOVA", "sora": "Sora", "lumin": "Lumin"}  # who answered, as a memory line names them
 _TRIBE_OF = {name + ": ": tribe for tribe, name in SPEAKERS.items()}
 
 
-def replies_in(system_text: str) -> list[tuple[str | None, str]]:
-    """(tribe or None, reply) of each memory line in a system turn (what Exchange.memory_line
-    wrote): what decoding may copy, and whose answer it was."""
+def replies_in(system_text: str) -> list[tuple[str | None, str, bool]]:
+    """(tribe or None, reply, whole) of each memory line in a system turn (what
+    Exchange.memory_line wrote): what decoding may copy, whose answer it was, and whether it
+    ends where a sentence does (not cut with "…"), so a reply copying it may end there too."""
     out = []
     for line in system_text.splitlines():
         if line.startswith("• ") and REPLY_MARK in line:
-            reply = line.split(REPLY_MARK, 1)[1].rstrip("…")
+            shown = line.split(REPLY_MARK, 1)[1]
+            reply, whole = shown.removesuffix("…"), not shown.endswith("…")
             prefix = next((p for p in _TRIBE_OF if reply.startswith(p)), None)
-            out.append((_TRIBE_OF[prefix], reply[len(prefix):]) if prefix else (None, reply))
+            out.append((_TRIBE_OF[prefix], reply[len(prefix):], whole) if prefix else (None, reply, whole))
     return out
 
 
@@ -86,7 +105,7 @@ class Exchange:
     reply: str
 
     def memory_line(self, answer_chars: int = ANSWER_CHARS) -> str:
-        answer = clip(self.reply, answer_chars)
+        answer = clip_answer(self.reply, answer_chars)
         if self.tribe in SPEAKERS:
             answer = f"{SPEAKERS[self.tribe]}: {answer}"
         return f"• {clip(self.user, min(QUESTION_CHARS, answer_chars // 2))}{REPLY_MARK}{answer}"
@@ -103,7 +122,7 @@ class Knowledge:
         self.db.execute("CREATE VIRTUAL TABLE k USING fts5(user, reply, tribe UNINDEXED)")
         self.db.executemany(
             "INSERT INTO k(rowid, user, reply, tribe) VALUES (?, ?, ?, ?)",
-            ((i, " ".join(search_stems(e.user)), " ".join(search_stems(clip(e.reply, shown_chars))), e.tribe)
+            ((i, " ".join(search_stems(e.user)), " ".join(search_stems(clip_answer(e.reply, shown_chars))), e.tribe)
              for i, e in enumerate(self.exchanges)))
 
     def __len__(self) -> int:

@@ -8,7 +8,9 @@ model's p(x), a copy distribution over what followed the reply's last n tokens i
 memories' replies (the longest n ≤ MAX_MATCH that matches; at the start of the reply, their
 first tokens), and the token is drawn from (1 − λ)·p + λ·p_copy. The model still decides:
 where it leaves the memories, the copy distribution has nothing to add until its words meet
-them again.
+them again. A memory shown whole (to a sentence's end) ends with <|end|> among its tokens, so
+a reply that copies it to the end may stop there: 29 of 210 eval samples went on after the
+copy in the model's own words, salad again; with the end, 0 (`companion eval --samples 70`).
 """
 
 from __future__ import annotations
@@ -39,13 +41,22 @@ class Copier:
         self.sources = [list(s) for s in sources if s]
         self.weight = weight
         self.used: set[tuple[int, int]] = set()
+        self.anchored = False  # the last counts continued a source from its first token
         self._offered: list[tuple[int, int]] = []  # (source, position) the last mix drew on
 
     def counts(self, reply: Sequence[int]) -> tuple[Counter, int]:
         """(next-token counts after the longest matching suffix of reply, its length n; 0: the
-        reply has not started, the counts are the sources' first tokens)."""
+        reply has not started, the counts are the sources' first tokens). A reply that so far
+        is a source's beginning continues that source (self.anchored): n is the reply's length."""
         n = 0
+        self.anchored = False
         self._offered = [] if reply else [(k, 0) for k in range(len(self.sources)) if (k, 0) not in self.used]
+        start = [(k, len(reply)) for k, src in enumerate(self.sources)
+                 if reply and len(src) > len(reply) and src[:len(reply)] == list(reply)
+                 and (k, len(reply)) not in self.used]
+        if start:
+            self._offered, self.anchored = start, True
+            return Counter(self.sources[k][j] for k, j in start), len(reply)
         for m in range(min(MAX_MATCH, len(reply)), 0, -1):
             suffix = list(reply[-m:])
             offered = [(k, j + m) for k, src in enumerate(self.sources) for j in range(len(src) - m)
@@ -57,12 +68,14 @@ class Copier:
 
     def mix(self, logits: torch.Tensor, reply: Sequence[int]) -> torch.Tensor:
         """log((1 − λ)·softmax(logits) + λ·p_copy) over [V]; λ = weight for a match of two
-        tokens or more (and at the start), half of it for a single-token match; logits
-        unchanged when nothing matches."""
+        tokens or more (and at the start, and while the reply is a source's beginning), half of
+        it for a single-token match elsewhere, which may be chance (a comma, "de"); logits
+        unchanged when nothing matches. Halving the first token's match too let the model leave
+        the memory at its second token: "Ideal, într-un loc separat…" began "Izbu este…"."""
         counts, n = self.counts(reply)
         if not counts or self.weight <= 0:
             return logits
-        lam = self.weight if n != 1 else self.weight / 2
+        lam = self.weight if n != 1 or self.anchored else self.weight / 2
         total = sum(counts.values())
         log_copy = torch.full_like(logits, -math.inf, dtype=torch.float32)
         ids = torch.tensor(list(counts), dtype=torch.long, device=logits.device)

@@ -327,8 +327,11 @@ class TorchGenerator:
         self, turns: Sequence[ChatTurn], sampling: SamplingConfig, reply_tribe: Tribe | None = None
     ) -> Iterator[Piece]:
         # No persona lock: α at the reply start picks the tribe tag the reply opens with.
-        sources = [(Tribe(tribe) if tribe else None, self.tokenizer.encode(reply))
-                   for t in turns if t.role is Role.SYSTEM for tribe, reply in replies_in(t.text)]
+        # A memory shown whole (to a sentence's end) ends with <|end|>: a reply that copies it
+        # to the end may stop there rather than go on in the model's own words.
+        end = [self.tokenizer.end_id]
+        sources = [(Tribe(tribe) if tribe else None, self.tokenizer.encode(reply) + (end if whole else []))
+                   for t in turns if t.role is Role.SYSTEM for tribe, reply, whole in replies_in(t.text)]
         return self.generate_ids(render_chat(self.tokenizer, turns, reply_tribe=reply_tribe), sampling,
                                  tag_by_alpha=reply_tribe is None, copy_sources=sources, copy_tribe=reply_tribe)
 

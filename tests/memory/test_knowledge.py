@@ -64,8 +64,19 @@ def test_memory_lines_clip_long_text_at_a_word():
 def test_the_replies_in_a_system_turn_are_read_back_with_whose_they_were():
     lines = [e.memory_line() for e in EXCHANGES[:3]]
     system = "Stil: relaxat.\nAmintiri / Memories:\n" + "\n".join(lines) + "\n• o amintire a ta, fără răspuns\n• Ce? → Așa."
-    assert replies_in(system) == [("nova", EXCHANGES[0].reply), ("sora", EXCHANGES[1].reply),
-                                  ("lumin", EXCHANGES[2].reply), (None, "Așa.")]
+    assert replies_in(system) == [("nova", EXCHANGES[0].reply, True), ("sora", EXCHANGES[1].reply, True),
+                                  ("lumin", EXCHANGES[2].reply, True), (None, "Așa.", True)]
+    cut = Exchange("nova", "De ce?", "cuvânt " * 100).memory_line(60)
+    assert replies_in(cut) == [("nova", cut.split("NOVA: ")[1].removesuffix("…"), False)]
+
+
+def test_a_long_answer_is_shown_as_its_first_whole_sentences():
+    first = "Apa fierbe la o temperatură mai joasă pe munte, pentru că presiunea aerului e mai mică."
+    answer = f"{first} La 2.000 de metri fierbe pe la 93 de grade. " + "Mai multe detalii. " * 20
+    shown = Exchange("nova", "De ce?", answer).memory_line(140).split("NOVA: ")[1]
+    assert shown == f"{first} La 2.000 de metri fierbe pe la 93 de grade."
+    # A first sentence longer than a third of the room: cut at a word, with an ellipsis.
+    assert Exchange("nova", "De ce?", first).memory_line(60).endswith("…")
 
 
 def test_knowledge_round_trips_and_a_broken_file_is_named(tmp_path):
