@@ -146,8 +146,8 @@ class ContextBuilder:
                     retrieved.append(hit.message)
         known: list[Exchange] = []
         if self.knowledge is not None and self.config.knowledge > 0:
-            # Training showed every dialogue its nearest exchanges in this block; the model
-            # takes words and facts from them (companion/training/augment.py).
+            # Decoding copies from the answer shown here (companion/model/copy.py); the model
+            # itself was measured not to read it (models/default/MODEL_CARD.md).
             memory_budget += int((budget - own_share) * self.config.knowledge_share)
             tribe = persona or answering
             for exchange in self.knowledge.search(user.text, self.config.knowledge,
