@@ -4,7 +4,8 @@ Three ways for each held-out prompt, the same seed, interleaved so machine noise
 alike: the model alone; with its knowledge (knowledge.jsonl) in the system turn but no copying;
 with knowledge and copying (the app's default weight). Reports tokens per second, the median
 time to the first words, and what loading and searching the knowledge cost, and asking α
-which tribe answers (the search prefers that tribe's exchanges).
+which tribe answers (the search prefers that tribe's exchanges). Then, with the app's own
+sampling, whether each reply keeps to the memory it copies or leaves it mid-way.
 
     python benchmarks/bench_knowledge.py --model models/default --prompts 24
 """
@@ -18,8 +19,8 @@ import time
 
 import torch
 
-from companion.generation import COPY_WEIGHT
-from companion.memory.knowledge import Knowledge
+from companion.generation import COPY_WEIGHT, SamplingConfig
+from companion.memory.knowledge import Knowledge, replies_in
 from companion.model.generate import TorchGenerator
 from companion.training.corpus import read_jsonl
 from companion.training.evaluate import EVAL_SAMPLING, prompt_turns, with_knowledge
@@ -65,6 +66,20 @@ def main() -> None:
             s["seconds"] += time.perf_counter() - started
             s["tokens"] += piece.tokens
             s["first_words_ms"].append((first or 0.0) * 1000)
+    # With the app's own sampling (temperature 0.8, top-p 0.95, 200 tokens): does a reply that
+    # copies its memory keep to it, or leave it mid-sentence (companion/model/copy.py, share)?
+    fidelity = {"same_as_memory": 0, "memory_cut_short": 0, "left_it_mid_way": 0, "own_words_from_start": 0}
+    for i, turns in enumerate(prompts):
+        shown, lines = with_knowledge(gen, turns, knowledge, SamplingConfig().max_tokens)
+        pieces = list(gen.chat(shown, SamplingConfig(seed=i)))
+        reply = "".join(p.text for p in pieces).strip()
+        tribe = pieces[-1].alpha.dominant().value
+        memory = next((r for t, r, _ in replies_in("\n".join(lines)) if t == tribe), None)
+        if memory is None:
+            continue
+        key = ("same_as_memory" if reply == memory.strip() else "memory_cut_short" if memory.startswith(reply)
+               else "left_it_mid_way" if reply.split()[:2] == memory.split()[:2] else "own_words_from_start")
+        fidelity[key] += 1
     print(json.dumps({
         "model": args.model, "prompts": len(prompts), "exchanges": len(knowledge),
         "knowledge_load_ms": round(load_ms, 1), "search_ms": round(search_ms, 2),
@@ -72,6 +87,7 @@ def main() -> None:
         **{name: {"tok_per_s": round(s["tokens"] / s["seconds"], 1), "tokens": s["tokens"],
                   "first_words_ms_median": round(statistics.median(s["first_words_ms"]), 1)}
            for name, s in stats.items()},
+        "app_sampling_copy": fidelity,
     }))
 
 

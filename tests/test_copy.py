@@ -76,3 +76,14 @@ def test_only_the_answers_of_the_tribe_that_speaks_are_copied(memorised_model_di
     # Without a lock α picks the tribe (Sora, for this memorised question) and its answer is copied.
     by_alpha = list(gen.chat(turns, greedy))
     assert "cade încet peste oraș" in "".join(p.text for p in by_alpha)
+
+
+def test_a_longer_match_copies_more_surely():
+    """λ grows with the match: a copy under way does not stray at the app's temperature."""
+    copier = Copier([[1, 2, 3, 4, 5, 6]], weight=0.85)
+    shares = []
+    for reply in ([], [9, 1], [9, 1, 2], [9, 1, 2, 3], [9, 1, 2, 3, 4], [1]):
+        _, n = copier.counts(reply)
+        shares.append(round(copier.share(n), 4))
+    # start, one token by chance, two, three, four (the most), a source's own beginning
+    assert shares == [0.85, 0.425, 0.85, round(1 - 0.15 ** 1.5, 4), round(1 - 0.15 ** 2, 4), 0.85]
