@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,13 +74,16 @@ def system_text(header: str, memory_lines: list[str]) -> str:
     return header + "\nAmintiri / Memories:\n" + "\n".join(memory_lines)
 
 
-def keywords(text: str, limit: int = 12) -> str:
-    """The words worth searching for: no stopwords, no short words, first occurrences."""
-    seen = []
+def content_words(text: str) -> Iterator[str]:
+    """The words worth searching for, in order: no stopwords, no short words, no numbers."""
     for word in re.findall(r"\w+", text.lower()):
-        if len(word) >= 3 and word not in _STOP and not word.isdigit() and word not in seen:
-            seen.append(word)
-    return " ".join(seen[:limit])
+        if len(word) >= 3 and word not in _STOP and not word.isdigit():
+            yield word
+
+
+def keywords(text: str, limit: int = 12) -> str:
+    """The first limit content words, each once."""
+    return " ".join(list(dict.fromkeys(content_words(text)))[:limit])
 
 
 class ContextBuilder:

@@ -2,7 +2,7 @@
 
 from companion.memory.context import STYLES
 from companion.text.template import ChatTurn, Role
-from companion.training.augment import build_knowledge, exchange_of, with_memories
+from companion.training.augment import build_knowledge, exchange_of, exchanges_of, with_memories
 from companion.training.corpus import Record
 from companion.tribes import Tribe
 
@@ -75,3 +75,26 @@ def test_the_knowledge_command_gives_a_model_its_corpus_but_not_its_heldout(tmp_
     proc = subprocess.run([*cmd[:5], str(tmp_path / "nowhere"), *cmd[6:]], capture_output=True, text=True,
                           timeout=120, cwd=root)
     assert proc.returncode != 0 and "is not a model folder" in proc.stderr
+
+
+def test_the_knowledge_holds_later_exchanges_too_but_no_held_out_dialogue():
+    talk = Record(Tribe.NOVA, turns=(
+        ChatTurn(Role.USER, "Cum se formează ploaia?"), ChatTurn(Role.ASSISTANT, "Vaporii se condensează în nori.", Tribe.NOVA),
+        ChatTurn(Role.USER, "Și grindina?"), ChatTurn(Role.ASSISTANT, "Curenții urcă picăturile până îngheață.", Tribe.NOVA),
+        ChatTurn(Role.USER, "Mulțumesc!"), ChatTurn(Role.ASSISTANT, "Cu drag!", Tribe.NOVA)))
+    assert [e.user for e in exchanges_of(talk)] == ["Cum se formează ploaia?", "Și grindina?", "Mulțumesc!"]
+    # Sora's later replies answer the story before them: only her first exchange is kept.
+    story = Record(Tribe.SORA, turns=(*dialogue(Tribe.SORA, "Mi-e dor.", "De cine?").turns,
+                                      ChatTurn(Role.USER, "De el."), ChatTurn(Role.ASSISTANT, "Spune-mi.", Tribe.SORA)))
+    assert [e.reply for e in exchanges_of(story)] == ["De cine?"]
+    # "Mulțumesc!" → "Cu drag!" twice is kept once; a held-out dialogue stays out whole, and so
+    # does any dialogue that opens the same way.
+    thanks = dialogue(Tribe.NOVA, "Mulțumesc!", "Cu drag!")
+    knowledge, index_of = build_knowledge([talk, thanks, *RECORDS], heldout=[RECORDS[0]])
+    assert len(knowledge) == 3 + 2  # talk's three, then RECORDS[1] and [2]; thanks was talk's
+    assert index_of[id(talk)] == (0, 1, 2) and index_of[id(thanks)] == (2,)
+    assert id(RECORDS[0]) not in index_of
+    assert not {exchange_of(RECORDS[0])} & set(knowledge.exchanges)
+    # A dialogue is never shown its own later answers either.
+    (augmented,) = with_memories([talk], knowledge, index_of, seed=1, share_without=0.0)
+    assert "Curenții urcă" not in augmented.turns[0].text and "Vaporii" not in augmented.turns[0].text
