@@ -294,8 +294,7 @@ class Companion:
         """The tribe α picks for a reply to text alone, so the knowledge shows that tribe's
         exchanges. A detector that restarts at each user turn (detector_reset_id, as the
         default model's) gives the reply the same α whatever history and memories precede it."""
-        if self.config.persona_lock is not None or self.context.knowledge is None \
-                or self.context.config.knowledge <= 0:
+        if self.config.persona_lock is not None or not self.context.shows_knowledge:
             return None
         return self.generator.reply_alpha([ChatTurn(Role.USER, text[-4000:])]).dominant()
 

@@ -279,9 +279,11 @@ def run(args) -> int:
     if trainer.is_main and (out / "best").is_dir():
         import shutil
 
-        # The evaluation set, vocabulary and base shards travel with the model folder
-        # (outside its manifest: they are data about the model, not the model).
-        for extra in ("heldout.jsonl", "vocabulary.txt", "corpus_stats.json", "knowledge.jsonl"):
+        from companion.model.checkpoint import DATA_FILES
+
+        # The model's data and base shards travel with the model folder (outside its
+        # manifest: they are data about the model, not the model), and so do the corpus stats.
+        for extra in (*DATA_FILES, "corpus_stats.json"):
             if (out / extra).is_file():
                 shutil.copy2(out / extra, out / "best" / extra)
         shutil.rmtree(out / "best" / "shards", ignore_errors=True)

@@ -95,6 +95,11 @@ class ContextBuilder:
         self.config = config
         self.knowledge = knowledge
 
+    @property
+    def shows_knowledge(self) -> bool:
+        """Whether turns show exchanges of the model's knowledge."""
+        return self.knowledge is not None and self.config.knowledge > 0
+
     def _cost(self, text: str) -> int:
         return self.count_tokens(text) + TURN_OVERHEAD
 
@@ -149,7 +154,7 @@ class ContextBuilder:
                 if add_memory("• " + hit.message.text[: self.config.snippet_chars]):
                     retrieved.append(hit.message)
         known: list[Exchange] = []
-        if self.knowledge is not None and self.config.knowledge > 0:
+        if self.shows_knowledge:
             # Decoding copies from the answer shown here (companion/model/copy.py); the model
             # itself was measured not to read it (models/default/MODEL_CARD.md).
             memory_budget += int((budget - own_share) * self.config.knowledge_share)

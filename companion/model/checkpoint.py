@@ -23,6 +23,9 @@ from companion.text.tokenizer import Tokenizer
 
 WEIGHTS, CONFIG, TOKENIZER, MANIFEST = "model.safetensors", "config.json", "tokenizer.model", "manifest.json"
 CHECKED_FILES = (WEIGHTS, CONFIG, TOKENIZER)
+# Data about the model that travels with its folder, outside the manifest: the evaluation set,
+# the words it may spell, and the exchanges it retrieves (training and fine-tuning copy them).
+DATA_FILES = ("heldout.jsonl", "vocabulary.txt", "knowledge.jsonl")
 FORMAT = "nova-tribal-transformer"
 FORMAT_VERSION = 1
 _RESTORE_HINT = "Restore the folder from a backup, re-export it, or choose another model folder."

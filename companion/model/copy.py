@@ -48,23 +48,25 @@ class Copier:
         """(next-token counts after the longest matching suffix of reply, its length n; 0: the
         reply has not started, the counts are the sources' first tokens). A reply that so far
         is a source's beginning continues that source (self.anchored): n is the reply's length."""
-        n = 0
         self.anchored = False
-        self._offered = [] if reply else [(k, 0) for k in range(len(self.sources)) if (k, 0) not in self.used]
+        if not reply:
+            self._offered = [(k, 0) for k in range(len(self.sources)) if (k, 0) not in self.used]
+            return Counter(self.sources[k][j] for k, j in self._offered), 0
+        reply = list(reply)
         start = [(k, len(reply)) for k, src in enumerate(self.sources)
-                 if reply and len(src) > len(reply) and src[:len(reply)] == list(reply)
-                 and (k, len(reply)) not in self.used]
+                 if len(src) > len(reply) and src[:len(reply)] == reply and (k, len(reply)) not in self.used]
         if start:
             self._offered, self.anchored = start, True
             return Counter(self.sources[k][j] for k, j in start), len(reply)
         for m in range(min(MAX_MATCH, len(reply)), 0, -1):
-            suffix = list(reply[-m:])
+            suffix = reply[-m:]
             offered = [(k, j + m) for k, src in enumerate(self.sources) for j in range(len(src) - m)
                        if (k, j + m) not in self.used and src[j:j + m] == suffix]
             if offered:
-                self._offered, n = offered, m
-                break
-        return Counter(self.sources[k][j] for k, j in self._offered), n
+                self._offered = offered
+                return Counter(self.sources[k][j] for k, j in offered), m
+        self._offered = []
+        return Counter(), 0
 
     def mix(self, logits: torch.Tensor, reply: Sequence[int]) -> torch.Tensor:
         """log((1 − λ)·softmax(logits) + λ·p_copy) over [V], logits unchanged when nothing

@@ -20,7 +20,7 @@ import torch
 
 from companion.errors import CompanionError
 from companion.generation import SamplingConfig
-from companion.model.checkpoint import load_checkpoint, save_checkpoint, verify_folder
+from companion.model.checkpoint import DATA_FILES, load_checkpoint, save_checkpoint, verify_folder
 from companion.model.generate import TorchGenerator
 from companion.training.corpus import Record, read_jsonl
 from companion.training.evaluate import LANGUAGE_OF, WordChecker, prompt_turns
@@ -30,7 +30,6 @@ from companion.versions import ModelVersions
 
 # Sampling weight of a dialogue by its rating; 1 ★ replies are not learned from at all.
 RATING_WEIGHTS = {None: 1.0, 1: 0.0, 2: 0.5, 3: 1.0, 4: 1.5, 5: 2.0}
-EXTRAS = ("heldout.jsonl", "vocabulary.txt", "knowledge.jsonl")
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ def finetune(model_dir: str | Path, dialogues_jsonl: str | Path, versions: Model
                 "steps": cfg.steps, "mix": cfg.mix, "before": dataclasses.asdict(before),
                 "after": dataclasses.asdict(after)})
             link_tree(model_dir / "shards", staged / "shards")
-            for extra in EXTRAS:
+            for extra in DATA_FILES:
                 if (model_dir / extra).is_file():
                     shutil.copy2(model_dir / extra, staged / extra)
             version = versions.publish(staged, verify=verify_folder).name

@@ -29,6 +29,13 @@ def records(n=40):
     return out
 
 
+def tiny_train(corpus, out, steps: int, eval_every: int, *extra: str) -> list[str]:
+    """`companion train` arguments for a tiny model on corpus, two samples of 32 tokens a step."""
+    return ["train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny", "--vocab", "400",
+            "--steps", str(steps), "--eval-every", str(eval_every), "--eval-batches", "1", "--batch-size", "2",
+            "--seq-len", "32", "--device", "cpu", "--no-progress", *extra]
+
+
 def test_a_single_shard_splits_into_train_and_validation(tmp_path, tokenizer):
     info = write_shard(records(), tokenizer, tmp_path, "only", val_fraction=0.1)
     assert 0 < info.split < info.tokens
@@ -150,9 +157,7 @@ def test_ddp_with_two_gloo_processes_runs_a_step(tmp_path, tokenizer):
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "companion", "train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny",
-           "--vocab", "400", "--steps", "2", "--eval-every", "1", "--eval-batches", "1", "--batch-size", "2",
-           "--seq-len", "32", "--device", "cpu", "--no-progress", "--warmup", "1"]
+           "-m", "companion", *tiny_train(corpus, out, 2, 1, "--warmup", "1")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -177,9 +182,7 @@ def test_killed_training_resumes_where_its_state_was_saved(tmp_path):
 
     write_jsonl(records(30), corpus)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "companion", "train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny",
-           "--vocab", "400", "--steps", "3000", "--eval-every", "20", "--eval-batches", "1", "--batch-size", "2",
-           "--seq-len", "32", "--device", "cpu", "--no-progress", "--patience", "0"]
+    cmd = [sys.executable, "-m", "companion", *tiny_train(corpus, out, 3000, 20, "--patience", "0")]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while not (out / "train_state" / "progress.json").exists() and time.time() < deadline:
@@ -205,9 +208,7 @@ def test_train_with_knowledge_ships_the_training_exchanges_and_shows_them_in_the
     corpus = tmp_path / "corpus.jsonl"
     write_jsonl(records(60), corpus)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "companion", "train", "--corpus", str(corpus), "--out", str(out), "--preset", "tiny",
-           "--vocab", "400", "--steps", "1", "--eval-every", "1", "--eval-batches", "1", "--batch-size", "2",
-           "--seq-len", "32", "--device", "cpu", "--no-progress", "--warmup", "1", "--knowledge"]
+    cmd = [sys.executable, "-m", "companion", *tiny_train(corpus, out, 1, 1, "--warmup", "1", "--knowledge")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     knowledge = Knowledge.in_folder(out / "best")
