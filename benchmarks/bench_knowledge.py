@@ -56,7 +56,7 @@ def main() -> None:
     stats = {name: {"tokens": 0, "seconds": 0.0, "first_words_ms": []} for name in ways}
     for i, turns in enumerate(prompts):
         for name, (k, weight) in ways.items():
-            shown, _ = with_knowledge(gen, turns, k, EVAL_SAMPLING.max_tokens)
+            shown, _, _ = with_knowledge(gen, turns, k, EVAL_SAMPLING.max_tokens)
             started = time.perf_counter()
             first = None
             for piece in gen.chat(shown, EVAL_SAMPLING.with_(seed=i, copy_weight=weight)):
@@ -70,7 +70,7 @@ def main() -> None:
     # copies its memory keep to it, or leave it mid-sentence (companion/model/copy.py, share)?
     fidelity = {"same_as_memory": 0, "memory_cut_short": 0, "left_it_mid_way": 0, "own_words_from_start": 0}
     for i, turns in enumerate(prompts):
-        shown, lines = with_knowledge(gen, turns, knowledge, SamplingConfig().max_tokens)
+        shown, lines, _ = with_knowledge(gen, turns, knowledge, SamplingConfig().max_tokens)
         pieces = list(gen.chat(shown, SamplingConfig(seed=i)))
         reply = "".join(p.text for p in pieces).strip()
         tribe = pieces[-1].alpha.dominant().value

@@ -99,6 +99,7 @@ class TurnDone:
     stop_reason: str | None
     retrieved_ids: tuple[int, ...] = field(default=())
     knowledge: tuple[Exchange, ...] = ()  # the model's exchanges the prompt showed it
+    unsure: bool = False  # its knowledge held nothing near: it was shown its "I do not know"
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ class Companion:
             self._notes += [note] if note else []
         self.context = ContextBuilder(store, generator.count_tokens, generator.max_context,
                                       config.context, knowledge)
+
+    def reconfigure(self, config: CompanionConfig) -> None:
+        """Answer by config from the next turn on (what the settings dialog changed)."""
+        self.config = config
+        self.policy = VoicePolicy(config.voice_threshold, config.persona_lock)
+        self.context.config = config.context
 
     @classmethod
     def load(cls, model_dir: str | Path, db: str | Path | None = None,
@@ -288,7 +295,7 @@ class Companion:
             yield Notice(f"the model gave no usable answer after {tries} tries; "
                          f"try rephrasing, or check the model folder")
         yield TurnDone(reply, tribe, alpha, metrics, score, final.stop_reason,
-                       tuple(m.id for m in context.retrieved), tuple(context.knowledge))
+                       tuple(m.id for m in context.retrieved), tuple(context.knowledge), context.unsure)
 
     def _answering(self, text: str) -> Tribe | None:
         """The tribe α picks for a reply to text alone, so the knowledge shows that tribe's

@@ -51,6 +51,7 @@ class AppSettings:
     word_guard: bool = True  # only words the model was trained on or the conversation used
     question_weight: float = 2.0  # context-aware decoding (companion.generation.SamplingConfig)
     copy_weight: float = 0.85  # copying from the model's knowledge (the same)
+    admit_unknown: bool = True  # nothing near in the knowledge: say so (companion/memory/unsure.py)
     model_dir: str = ""  # "" = the current published version, else the bundled default
     data_dir: str = ""  # "" = the user data dir (conversations.sqlite3 lives there)
     # speech
@@ -89,6 +90,8 @@ class AppSettings:
             out.append(f"knowledge copying must be between 0 (off) and 0.95, not {self.copy_weight!r}")
         if not isinstance(self.word_guard, bool):
             out.append(f"only known words must be true or false, not {self.word_guard!r}")
+        if not isinstance(self.admit_unknown, bool):
+            out.append(f"say when it does not know must be true or false, not {self.admit_unknown!r}")
         if not isinstance(self.speak_replies, bool):
             out.append(f"speak replies must be true or false, not {self.speak_replies!r}")
         for name in ("input_device", "output_device", "stt_model", "ptt_key"):
@@ -126,12 +129,14 @@ class AppSettings:
         """The CompanionConfig these settings ask for (style, persona lock, sampling)."""
         from companion.companion import CompanionConfig
         from companion.generation import SamplingConfig
+        from companion.memory.context import ContextConfig
 
         sampling = SamplingConfig(temperature=float(self.temperature), top_k=self.top_k or None,
                                   top_p=float(self.top_p), max_tokens=self.max_tokens, seed=self.seed,
                                   word_guard=self.word_guard, question_weight=float(self.question_weight),
                                   copy_weight=float(self.copy_weight))
-        return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling)
+        return CompanionConfig(style=self.style, persona_lock=self.persona_lock, sampling=sampling,
+                               context=ContextConfig(admit_unknown=self.admit_unknown))
 
     def stt_config(self):
         """The SttConfig these settings ask for (model, language)."""

@@ -260,6 +260,32 @@ def test_the_knowledge_shown_is_the_answering_tribes_first(store):
     assert "→ NOVA:" in locked.calls[0][0][0].text.split("Memories:\n")[1].splitlines()[0]
 
 
+def test_with_nothing_near_in_the_knowledge_the_reply_says_so_unless_asked_not_to(store):
+    """A question whose nearest exchange shares only words: the system turn shows NOVA's "I do
+    not know" (copied by decoding as any answer), TurnDone says so, nothing counts as a source.
+    With the setting off (reconfigure, as the settings dialog applies it) the nearest is shown."""
+    from companion.memory.context import ContextConfig
+    from companion.memory.unsure import UNSURE
+    from knowledge_helpers import FAR_QUESTION, LASER, WHEELS, large_knowledge
+
+    knowledge = large_knowledge(WHEELS, LASER)
+    gen = ScriptedGenerator(["Nu știu.", "Roțile.", "Laserul."], alpha=Alpha(0.9, 0.05, 0.05))
+    companion = Companion(gen, store, CompanionConfig(sampling=SamplingConfig(max_tokens=64)), Lexicon(),
+                          knowledge=knowledge)
+    done = _events(companion, FAR_QUESTION)[-1]
+    memory = gen.calls[0][0][0].text.split("Amintiri / Memories:\n")[1]
+    assert memory.split(" → NOVA: ")[1] in UNSURE["nova"]
+    assert isinstance(done, TurnDone) and done.unsure and done.knowledge == ()
+    companion.reconfigure(CompanionConfig(sampling=SamplingConfig(max_tokens=64),
+                                          context=ContextConfig(admit_unknown=False)))
+    done = _events(companion, FAR_QUESTION)[-1]
+    assert "→ NOVA: Roțile sunt neechilibrate" in gen.calls[1][0][0].text
+    assert not done.unsure and done.knowledge == (WHEELS,)
+    companion.reconfigure(CompanionConfig(sampling=SamplingConfig(max_tokens=64)))
+    done = _events(companion, "cum functioneaza un laser?")[-1]
+    assert not done.unsure and done.knowledge == (LASER,)
+
+
 def test_a_broken_knowledge_file_is_said_once_and_the_model_still_answers(random_model_dir, tmp_path):
     import shutil
 

@@ -20,7 +20,8 @@ def test_default_settings_sample_as_the_generator_does_by_default():
 def test_saved_settings_read_back_the_same_and_leave_no_partial_file(tmp_path):
     path = tmp_path / "deep" / "settings.json"
     chosen = AppSettings(persona_mode="sora", temperature=0.5, top_k=0, question_weight=0.0,
-                         copy_weight=0.5, word_guard=False, seed=7, stt_language="ro", ptt_key="F9")
+                         copy_weight=0.5, word_guard=False, seed=7, stt_language="ro", ptt_key="F9",
+                         admit_unknown=False)
     assert chosen.save(path) == path
     assert AppSettings.load(path) == chosen
     assert json.loads(path.read_text(encoding="utf-8"))["persona_mode"] == "sora"
@@ -28,6 +29,8 @@ def test_saved_settings_read_back_the_same_and_leave_no_partial_file(tmp_path):
     sampling = chosen.companion_config().sampling
     assert (sampling.top_k, sampling.question_weight, sampling.word_guard) == (None, 0.0, False)
     assert sampling.copy_weight == 0.5
+    assert chosen.companion_config().context.admit_unknown is False
+    assert AppSettings().companion_config().context.admit_unknown is True
 
 
 def test_no_file_is_the_defaults_and_unknown_keys_are_ignored(tmp_path):
@@ -40,11 +43,13 @@ def test_no_file_is_the_defaults_and_unknown_keys_are_ignored(tmp_path):
 
 def test_every_invalid_value_is_named_with_what_is_allowed():
     with pytest.raises(CompanionError) as err:
-        AppSettings(temperature=3, top_k=-1, question_weight="high", copy_weight=1.0, stt_language="fr")
+        AppSettings(temperature=3, top_k=-1, question_weight="high", copy_weight=1.0, stt_language="fr",
+                    admit_unknown="sometimes")
     message = str(err.value)
     for part in ("temperature must be between 0 and 2", "top-k must be a whole number",
                  "question focus must be between 0 (off) and 5", "speech language must be one of",
-                 "knowledge copying must be between 0 (off) and 0.95"):
+                 "knowledge copying must be between 0 (off) and 0.95",
+                 "say when it does not know must be true or false"):
         assert part in message
 
 

@@ -147,8 +147,13 @@ class MessageBubble(QFrame):
         self.note.setStyleSheet(f"color: {color}; font-size: 8.5pt; font-style: italic;")
         self.note.setVisible(bool(text))
 
-    def show_sources(self, questions: list[str]) -> None:
-        """Say, on hover, which exchanges of the model's knowledge the reply could copy from."""
+    def show_sources(self, questions: list[str], unsure: bool = False) -> None:
+        """Say, on hover, which exchanges of the model's knowledge the reply could copy from, or
+        that it knew nothing near (companion/memory/unsure.py)."""
+        if unsure:
+            self.body.setToolTip("Found nothing near this in what it knows, and said so\n"
+                                 "(Settings → Generation → Say when it does not know)")
+            return
         self.body.setToolTip("" if not questions else "Drew on what it knows, answers to:\n" + "\n".join(
             f"• {q[:120]}" for q in questions))
 

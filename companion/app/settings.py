@@ -81,6 +81,10 @@ class SettingsDialog(QDialog):
         self.copy_weight.setSpecialValueText("off")
         self.copy_weight.setToolTip("how much each word may follow the nearest answers the model knows "
                                     "(its knowledge.jsonl): more reads closer to them, 0 = the model alone")
+        self.admit_unknown = QCheckBox("Say when it does not know")
+        self.admit_unknown.setToolTip("when nothing it knows is near your words, answer that it does "
+                                      "not know (NOVA) or ask you to say more (Sora), rather than "
+                                      "copy the nearest answer to something else")
         self.word_guard = QCheckBox("Only known words")
         self.word_guard.setToolTip("the model may only spell words of its training text or of the "
                                    "conversation, never invented ones")
@@ -90,6 +94,7 @@ class SettingsDialog(QDialog):
         form.addRow("Max tokens", self.max_tokens)
         form.addRow("Question focus", self.question_weight)
         form.addRow("Knowledge copying", self.copy_weight)
+        form.addRow("", self.admit_unknown)
         form.addRow("", self.word_guard)
         layout.addWidget(gen_box)
         layout.addStretch(1)
@@ -182,6 +187,7 @@ class SettingsDialog(QDialog):
         self.word_guard.setChecked(s.word_guard)
         self.question_weight.setValue(s.question_weight)
         self.copy_weight.setValue(s.copy_weight)
+        self.admit_unknown.setChecked(s.admit_unknown)
         self.model_dir.setText(s.model_dir)
         self.data_dir.setText(s.data_dir)
         _select(self.input_device, s.input_device)
@@ -198,7 +204,7 @@ class SettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2), top_k=self.top_k.value(),
             top_p=round(self.top_p.value(), 2), max_tokens=self.max_tokens.value(),
             word_guard=self.word_guard.isChecked(), question_weight=round(self.question_weight.value(), 1),
-            copy_weight=round(self.copy_weight.value(), 2),
+            copy_weight=round(self.copy_weight.value(), 2), admit_unknown=self.admit_unknown.isChecked(),
             model_dir=self.model_dir.text().strip(), data_dir=self.data_dir.text().strip(),
             input_device=self.input_device.currentData() if self.input_device.currentIndex() >= 0 else "",
             output_device=self.output_device.currentData() if self.output_device.currentIndex() >= 0 else "",

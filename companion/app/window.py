@@ -341,7 +341,8 @@ class MainWindow(QMainWindow):
                 self._reply.set_text(reply["text"])
                 self._reply.set_stored(reply["id"], reply["ts"])
                 # Only the answers of the tribe that spoke are copied from (companion/model/copy.py).
-                self._reply.show_sources([k["user"] for k in done.get("knowledge", ()) if k["tribe"] == tribe])
+                self._reply.show_sources([k["user"] for k in done.get("knowledge", ()) if k["tribe"] == tribe],
+                                         unsure=done.get("unsure", False))
         self._reply = None
         self.meter.set_alpha(alpha, tribe)
         self.plot.add(alpha)

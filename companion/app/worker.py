@@ -197,11 +197,7 @@ class CompanionWorker(QObject):
         if folders_changed or self.companion is None:
             self.load()
             return
-        from companion.tribes import VoicePolicy
-
-        config = settings.companion_config()
-        self.companion.config = config
-        self.companion.policy = VoicePolicy(config.voice_threshold, config.persona_lock)
+        self.companion.reconfigure(settings.companion_config())
         speech = ("input_device", "output_device", "stt_model", "stt_language", "speak_replies")
         if any(getattr(old, k) != getattr(settings, k) for k in speech):
             self.open_speech()
@@ -282,6 +278,7 @@ class CompanionWorker(QObject):
                                     "tries": m.tries},
                         "stop_reason": event.stop_reason,
                         "knowledge": [{"tribe": e.tribe, "user": e.user} for e in event.knowledge],
+                        "unsure": event.unsure,
                     })
                 if self.cancel.is_set():
                     # Closing the generator stops the model and stores nothing half-made.

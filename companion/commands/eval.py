@@ -19,6 +19,9 @@ def register(sub, name: str, help_text: str) -> None:
                    help="knowledge copying for the samples (0 = off; default: the app's, 0.85)")
     p.add_argument("--no-knowledge", action="store_true",
                    help="do not show the prompts the model's knowledge (knowledge.jsonl), to measure what it adds")
+    p.add_argument("--always-answer", action="store_true",
+                   help="copy the nearest answer even where the knowledge has nothing near, instead of the "
+                        "tribe's \"I do not know\" (the app's setting \"Say when it does not know\" off)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--card", metavar="PATH", help="also write a MODEL_CARD.md there")
     p.set_defaults(func=run)
@@ -48,7 +51,7 @@ def run(args) -> int:
     if args.copy_weight is not None:
         sampling = sampling.with_(copy_weight=args.copy_weight)
     report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples,
-                            sampling=sampling, knowledge=knowledge)
+                            sampling=sampling, knowledge=knowledge, admit_unknown=not args.always_answer)
     if args.card:
         from companion.training.card import model_card
 
@@ -62,6 +65,8 @@ def run(args) -> int:
     print(f"held-out loss   {report.heldout_loss}  ({report.heldout_records} records)")
     if report.topic_match is not None:
         print(f"topic match     {report.topic_match:.3f}  {report.topic_match_per_tribe}  (0.5 is chance)")
+    if report.unsure_samples:
+        print(f"said it does not know  {report.unsure_samples}  (of {args.samples} samples a tribe)")
     if report.unknown_words:
         print(f"unknown words   {', '.join(report.unknown_words[:20])}")
     for s in report.samples:

@@ -56,6 +56,9 @@ class ContextConfig:
     knowledge: int = MEMORIES  # exchanges from the model's knowledge (memory/knowledge.py), as in training
     knowledge_share: float = 0.6  # of the budget left after the memories, for those exchanges
     answer_chars: int = ANSWER_CHARS  # of each exchange's answer shown
+    # Where the knowledge has nothing near, say so in the tribe's words rather than copy an
+    # answer to something else (memory/unsure.py).
+    admit_unknown: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Context:
     retrieved: list[Message]
     user_truncated_from: int | None  # original length in characters when the input was cut
     knowledge: list[Exchange] = field(default_factory=list)  # the model's exchanges it was shown
+    unsure: bool = False  # nothing near in the knowledge: it was shown the tribe's "I do not know"
 
 
 def system_text(header: str, memory_lines: list[str]) -> str:
@@ -154,16 +158,21 @@ class ContextBuilder:
                 if add_memory("• " + hit.message.text[: self.config.snippet_chars]):
                     retrieved.append(hit.message)
         known: list[Exchange] = []
+        unsure = False
         if self.shows_knowledge:
             # Decoding copies from the answer shown here (companion/model/copy.py); the model
             # itself was measured not to read it (models/default/MODEL_CARD.md).
             memory_budget += int((budget - own_share) * self.config.knowledge_share)
             tribe = persona or answering
-            for exchange in self.knowledge.search(user.text, self.config.knowledge,
-                                                  tribe=tribe.value if tribe else None):
+            recall = self.knowledge.recall(user.text, self.config.knowledge, tribe=tribe.value if tribe else None,
+                                           admit_unknown=self.config.admit_unknown)
+            for exchange in recall.exchanges:
                 if not add_memory(exchange.memory_line(self.config.answer_chars)):
                     break
-                known.append(exchange)
+                if recall.unsure:
+                    unsure = True
+                else:
+                    known.append(exchange)
         system = system_text(header, memory_lines)
         budget = self.max_context - reply_budget - PROMPT_OVERHEAD \
             - self._cost(system) - self._cost(user_text)
@@ -181,4 +190,4 @@ class ContextBuilder:
         turns = [ChatTurn(Role.SYSTEM, system, persona), *history,
                  ChatTurn(Role.USER, user_text)]
         used = self.max_context - reply_budget - budget
-        return Context(turns, used, retrieved, len(user.text) if cut else None, known)
+        return Context(turns, used, retrieved, len(user.text) if cut else None, known, unsure)

@@ -9,12 +9,15 @@ user's words and puts it in the system turn under "Amintiri / Memories", one lin
 then copies from the answers of the tribe that speaks (companion/model/copy.py): the LunaGPT
 seed's RAG, and Arianna's knowledge added without retraining the base.
 
-Search: SQLite FTS5 (stdlib, in memory) over content-word stems, ranked by bm25 with the
-answer's stems weighted twice the question's. Stems (5-letter prefixes of content words,
+Search: SQLite FTS5 (stdlib, in memory) over content-word stems, ranked by bm25 over the
+question and the shown answer alike (WEIGHTS). Stems (5-letter prefixes of content words,
 diacritics folded) because FTS5 has no Romanian stemmer: "fierbe"/"fierbere" must meet, and
 so must "inimă" typed as "inima". With a tribe, that tribe's exchanges come first: decoding
-copies only from the answers of the tribe that speaks.
+copies only from the answers of the tribe that speaks. Where even the nearest is far
+(memory/unsure.py), recall shows the tribe's "I do not know this" instead.
 
+What a person reads is measured by benchmarks/bench_relevance.py: the held-out questions'
+candidate answers judged on, near or off topic (benchmarks/data/relevance_labels.jsonl).
 benchmarks/bench_retrieval.py measures the rule: the topic match of the answer of the answering
 tribe that the memory lines show (models/default's 9,756 exchanges). The rule until 29 Nov
 2026 (two memories of any tribe, question 2 : answer 1, no folding, 240 characters shown of an
@@ -22,7 +25,9 @@ answer indexed whole): 0.660 on the held-out questions, 0.669 leave-one-out, and
 held-out questions had no answer of their tribe to copy; this one (one memory, its first
 whole sentences within ANSWER_CHARS shown and indexed): 0.692 / 0.731, 3 of 249.
 TF-IDF cosine and character n-grams scored within 0.01 of bm25, the model's own hidden states
-as embeddings 0.60 (and a minute to embed).
+as embeddings 0.60 (and a minute to embed). That topic match counts the question's words in the
+copied answer, on topic or not ("masă" in a reply on wheel balancing scored 0.97 for a question
+on mass and weight), so it rewarded weighting the answer's words; read, it did not hold.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 
 from companion.errors import CompanionError
 from companion.memory.context import ANSWER_CHARS, MEMORIES, QUESTION_CHARS, content_words
+from companion.memory.unsure import near_enough, unsure_reply
 from companion.speech.text import split_sentences
 
 KNOWLEDGE_FILE = "knowledge.jsonl"
@@ -114,6 +120,22 @@ class Exchange:
         return f"• {clip(self.user, min(QUESTION_CHARS, answer_chars // 2))}{REPLY_MARK}{answer}"
 
 
+@dataclass(frozen=True)
+class Recall:
+    """What the knowledge shows beside a turn."""
+
+    exchanges: list[Exchange]  # the nearest, or the tribe's "I do not know this" (unsure)
+    unsure: bool = False  # nothing near enough: exchanges holds the tribe's words for that
+
+
+# bm25's column weights, question : answer. Alike: read, the answers ranked first by 1 : 2 (the
+# rule until 1 Dec 2026, chosen by the word-overlap topic match) were on or near topic for 31 of
+# 69 NOVA and 33 of 79 Sora held-out questions, by 1 : 1 for 33 and 42
+# (benchmarks/bench_relevance.py); the word-overlap proxy favoured the answer's words because it
+# counts the question's words found in the answer, on topic or not.
+WEIGHTS = "1.0, 1.0"
+
+
 class Knowledge:
     """Exchanges searchable by content words. Index i is the i-th exchange given."""
 
@@ -131,26 +153,47 @@ class Knowledge:
     def __len__(self) -> int:
         return len(self.exchanges)
 
-    def search(self, text: str, limit: int = 2, exclude: int | Iterable[int] | None = None,
-               tribe: str | None = None) -> list[Exchange]:
-        """The exchanges nearest text (best first); exclude: indices never to return (the
-        dialogue's own); tribe: that tribe's exchanges first, the others only where it has too
-        few."""
+    def scored(self, text: str, limit: int = 2, exclude: int | Iterable[int] | None = None,
+               tribe: str | None = None) -> list[tuple[Exchange, float]]:
+        """(exchange, score) nearest text, best first; score: bm25 with its sign turned, so
+        higher is nearer (memory/unsure.py sets how near is near enough). exclude: indices never
+        to return (the dialogue's own); tribe: that tribe's exchanges first, the others only
+        where it has too few."""
         stems = search_stems(text[:2000])
         if not stems or limit <= 0:
             return []
         query = " OR ".join(f'"{s}"' for s in stems)
         excluded = [exclude] if isinstance(exclude, int) else list(exclude or ())
-        # bm25's column weights: the answer's words count twice the question's (see above).
         rows = self.db.execute(
-            f"SELECT rowid FROM k WHERE k MATCH ? AND rowid NOT IN ({', '.join('?' * len(excluded))}) "
-            "ORDER BY (tribe IS NOT ?), bm25(k, 1.0, 2.0) LIMIT ?",
+            f"SELECT rowid, bm25(k, {WEIGHTS}) AS s FROM k WHERE k MATCH ? "
+            f"AND rowid NOT IN ({', '.join('?' * len(excluded))}) "
+            "ORDER BY (tribe IS NOT ?), s LIMIT ?",
             (query, *excluded, tribe, limit)).fetchall()
-        return [self.exchanges[i] for (i,) in rows]
+        return [(self.exchanges[i], -score) for i, score in rows]
+
+    def search(self, text: str, limit: int = 2, exclude: int | Iterable[int] | None = None,
+               tribe: str | None = None) -> list[Exchange]:
+        """The exchanges nearest text, best first (see scored)."""
+        return [e for e, _ in self.scored(text, limit, exclude, tribe)]
+
+    def recall(self, text: str, limit: int = MEMORIES, *, tribe: str | None = None,
+               exclude: int | Iterable[int] | None = None, admit_unknown: bool = True) -> Recall:
+        """What to show beside a turn answered by tribe: its nearest exchanges, or, where even
+        the tribe's nearest is not near enough (memory/unsure.py), the tribe's own "I do not
+        know this" in their place. A text with no word to search by shows nothing."""
+        found = self.scored(text, limit, exclude, tribe)
+        words = len(search_stems(text[:2000]))
+        floor = near_enough(tribe, len(self), words) if admit_unknown else 0.0
+        if floor > 0:
+            best = next((score for e, score in found if e.tribe == tribe), None)
+            if best is None or best < floor:
+                return Recall([Exchange(tribe, text, unsure_reply(tribe, text))], unsure=True)
+        return Recall([e for e, _ in found])
 
     def memory_lines(self, text: str, limit: int = MEMORIES, *, exclude: int | Iterable[int] | None = None,
                      tribe: str | None = None, answer_chars: int = ANSWER_CHARS) -> list[str]:
-        """The nearest exchanges as the system turn shows them."""
+        """The nearest exchanges as the system turn shows them (training's memories: no "I do
+        not know", see recall)."""
         return [e.memory_line(answer_chars) for e in self.search(text, limit, exclude=exclude, tribe=tribe)]
 
     def save(self, path: str | Path) -> None:

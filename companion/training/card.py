@@ -86,6 +86,11 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
                      "held out); every prompt showed the model the nearest one of the tribe α picks, as the app "
                      "does — listed under each sample; made by `companion knowledge --model DIR --corpus ...` "
                      "(any corpus: knowledge needs no training) or `companion train --knowledge`")
+        if report.unsure_samples:
+            lines.append(f"- where even the nearest exchange is far (companion/memory/unsure.py), the prompt showed "
+                         f"the tribe's \"I do not know\" instead, and the sample says so: "
+                         f"{report.unsure_samples} of {len(report.samples) // max(len(report.unsure_samples), 1)} "
+                         "samples a tribe")
     if report.unknown_words:
         lines.append(f"- words not found: {', '.join(report.unknown_words[:30])}")
     if report.sampling:
@@ -104,7 +109,8 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
     lines += ["", "## Sample replies", ""]
     for s in report.samples:
         topic = f", topic match {s.topic}" if s.topic is not None else ""
-        lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha}{topic})", "",
+        unsure = ", nothing near in the knowledge: says so" if s.unsure else ""
+        lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha}{topic}{unsure})", "",
                   f"> {s.prompt}", "", f"{s.reply or '(empty)'}", ""]
         if s.memories:
             lines += ["<details><summary>memories shown</summary>", "",

@@ -10,13 +10,17 @@
 - heldout_loss: next-token loss on held-out records, per tribe.
 - With a model that carries knowledge (knowledge.jsonl, `companion train --knowledge`), every
   prompt is built as the app builds a first message: a system turn with the style line and the
-  nearest training exchanges, then the user's turn; α and samples are both measured on that.
+  nearest training exchanges (or, with nothing near, the tribe's "I do not know",
+  companion/memory/unsure.py), then the user's turn; α and samples are both measured on that.
 - topic_match: is a sampled reply about what was asked? Each sample is compared with every
   held-out reference reply of its tribe (the corpus's own first answers) by shared content-word
   stems, weighted by rarity; the score is the share of the other references that are less like
   the sample than its own reference. 0.5 is chance (a reply about nothing in particular), 1.0
   every reply is closest to the answer it stands in for. A proxy for "on topic" that a reader's
-  judgement still has to confirm, but one that can be followed from model to model.
+  judgement still has to confirm: it counts the question's words found in the reply, on topic
+  or not, so a copied answer to another question that shares them scores high (an answer on
+  wheel balancing, 0.97, for a question on mass and weight). What readers judged is in
+  benchmarks/bench_relevance.py.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Sample:
     reference: str = ""  # the corpus's own first reply to the prompt
     topic: float | None = None  # topic_match of this reply (see the module docstring)
     memories: list[str] = field(default_factory=list)  # the knowledge lines the prompt showed
+    unsure: bool = False  # the knowledge held nothing near: the memory was the tribe's "I do not know"
 
 
 @dataclass
@@ -76,6 +81,9 @@ class EvalReport:
     # the words do not carry, or the detector's real mistake) before training again.
     alpha_misses: list[dict] = field(default_factory=list)
     knowledge_exchanges: int = 0  # how many exchanges the prompts could be shown (0: no knowledge)
+    # Samples whose prompt the knowledge had nothing near, so the tribe said it does not know
+    # (companion/memory/unsure.py); they count in topic_match at their word match, mostly low.
+    unsure_samples: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -155,18 +163,20 @@ def prompt_turns(record: Record) -> list[ChatTurn] | None:
 
 
 def with_knowledge(generator: TorchGenerator, turns: list[ChatTurn], knowledge: Knowledge | None,
-                   reply_tokens: int) -> tuple[list[ChatTurn], list[str]]:
-    """(the turns as the app sends a first message, the memory lines shown): the style line and
-    the nearest exchanges of the tribe α picks (companion.Companion.respond) that fit beside a
-    reply of reply_tokens; without knowledge, the turns."""
+                   reply_tokens: int, admit_unknown: bool = True) -> tuple[list[ChatTurn], list[str], bool]:
+    """(the turns as the app sends a first message, the memory lines shown, whether they are the
+    tribe's "I do not know"): the style line and what Knowledge.recall shows for the tribe α
+    picks (companion.Companion.respond), within the room a reply of reply_tokens leaves;
+    without knowledge, the turns."""
     if knowledge is None:
-        return turns, []
+        return turns, [], False
     tribe = generator.reply_alpha(turns).dominant().value
-    lines = knowledge.memory_lines(turns[-1].text, tribe=tribe)
+    recall = knowledge.recall(turns[-1].text, tribe=tribe, admit_unknown=admit_unknown)
+    lines = [e.memory_line() for e in recall.exchanges]
     while True:
         shown = [ChatTurn(Role.SYSTEM, system_text(STYLES["casual"], lines)), *turns]
         if not lines or len(render_chat(generator.tokenizer, shown)) + reply_tokens <= generator.max_context:
-            return shown, lines
+            return shown, lines, recall.unsure and bool(lines)
         lines = lines[:-1]
 
 
@@ -188,8 +198,8 @@ def heldout_loss(generator: TorchGenerator, records: Sequence[Record]) -> dict[s
 
 
 def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampling: SamplingConfig,
-                    per_tribe: int, checkers: dict,
-                    knowledge: Knowledge | None) -> tuple[list[Sample], dict, dict, list[str]]:
+                    per_tribe: int, checkers: dict, knowledge: Knowledge | None,
+                    admit_unknown: bool = True) -> tuple[list[Sample], dict, dict, list[str]]:
     """Replies to the first held-out prompts of each tribe: (samples, known, seen, unknown words)."""
     samples: list[Sample] = []
     known = {t: 0 for t in TRIBE_ORDER}
@@ -201,7 +211,7 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
         topics = TopicMatcher(references) if len(references) > 1 else None
         for i, record in enumerate(dialogues[:per_tribe]):
             turns = prompt_turns(record)
-            shown, lines = with_knowledge(generator, turns, knowledge, sampling.max_tokens)
+            shown, lines, unsure = with_knowledge(generator, turns, knowledge, sampling.max_tokens, admit_unknown)
             pieces = list(generator.chat(shown, sampling.with_(seed=(sampling.seed or 0) + i)))
             reply = "".join(p.text for p in pieces).strip()
             # The app picks the voice when the first words arrive (companion.Companion.turn).
@@ -214,7 +224,7 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
             topic = round(topics.match(reply, i), 4) if topics else None
             samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
                                   {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic,
-                                  lines))
+                                  lines, unsure))
     return samples, known, seen, unknown
 
 
@@ -230,6 +240,7 @@ def evaluate_model(
     samples_per_tribe: int = 8,
     sampling: SamplingConfig | None = None,
     knowledge: Knowledge | None = None,
+    admit_unknown: bool = True,
 ) -> EvalReport:
     sampling = sampling or EVAL_SAMPLING
     vocabulary = list(vocabulary)
@@ -242,7 +253,7 @@ def evaluate_model(
         turns = prompt_turns(record)
         if turns is None:
             continue
-        shown, _ = with_knowledge(generator, turns, knowledge, sampling.max_tokens)
+        shown, _, _ = with_knowledge(generator, turns, knowledge, sampling.max_tokens, admit_unknown)
         alpha = generator.reply_alpha(shown)
         chosen = alpha.dominant()
         total[record.tribe] += 1
@@ -255,9 +266,9 @@ def evaluate_model(
     # Samples: replies to held-out prompts, α decides the voice, words are checked — sampled
     # as the app samples (word guard on), and once more without the guard: the model's own.
     samples, known, seen, unknown = _sample_replies(generator, heldout, sampling, samples_per_tribe, checkers,
-                                                    knowledge)
+                                                    knowledge, admit_unknown)
     _, raw_known, raw_seen, _ = _sample_replies(generator, heldout, sampling.with_(word_guard=False),
-                                                samples_per_tribe, checkers, knowledge)
+                                                samples_per_tribe, checkers, knowledge, admit_unknown)
     n_seen = sum(seen.values())
     topics = {t.value: [s.topic for s in samples if s.tribe == t.value and s.topic is not None] for t in TRIBE_ORDER}
     all_topics = [x for v in topics.values() for x in v]
@@ -278,4 +289,6 @@ def evaluate_model(
                                                    "repetition_penalty", "question_weight", "copy_weight")},
         alpha_misses=misses,
         knowledge_exchanges=len(knowledge) if knowledge is not None else 0,
+        unsure_samples={t.value: sum(s.unsure for s in samples if s.tribe == t.value) for t in TRIBE_ORDER}
+        if knowledge is not None else {},
     )

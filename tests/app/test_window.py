@@ -100,6 +100,18 @@ def test_a_reply_says_which_of_the_models_knowledge_it_drew_on(open_window, memo
     assert "Mi-e dor" not in tip  # an exchange about something else is not shown, nor named
 
 
+def test_a_reply_that_knew_nothing_near_says_so_on_hover(qapp):
+    """The window passes TurnDone.unsure on (worker → _on_turn_done → show_sources); the tiny
+    test model's 128-token context has no room for the 98 tokens of an "I do not know" line, so
+    the bubble is checked alone here and the turn in tests/test_companion.py."""
+    bubble = MessageBubble("assistant", "Nu știu sigur.", "nova")
+    bubble.show_sources(["Ce face memoria RAM?"], unsure=True)
+    assert bubble.body.toolTip().startswith("Found nothing near this in what it knows")
+    assert "memoria RAM" not in bubble.body.toolTip()
+    bubble.show_sources(["Ce face memoria RAM?"])
+    assert bubble.body.toolTip().startswith("Drew on what it knows") and "memoria RAM" in bubble.body.toolTip()
+
+
 def test_past_messages_load_on_start(open_window, memorised_model_dir, tmp_path):
     from companion.memory import ConversationStore
     from companion.tribes import Alpha, Tribe
@@ -172,6 +184,8 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     dialog.question_weight.setValue(0.0)
     assert dialog.copy_weight.value() == 0.85  # the default
     dialog.copy_weight.setValue(0.0)
+    assert dialog.admit_unknown.isChecked()  # on by default
+    dialog.admit_unknown.setChecked(False)
     dialog.data_dir.setText(str(tmp_path / "data"))
     dialog.adjustSize()
     QTest.qWait(50)
@@ -180,7 +194,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     assert not dialog.isVisible()
     expected = AppSettings(persona_mode="lumin", style="formal", temperature=0.0, top_k=12, top_p=0.5,
                            max_tokens=33, word_guard=False, question_weight=0.0, copy_weight=0.0,
-                           data_dir=str(tmp_path / "data"))
+                           admit_unknown=False, data_dir=str(tmp_path / "data"))
     assert window.settings == expected
     wait_until(lambda: window.loaded, 60, "the reload with the new data folder")
     assert window.worker.store.path == tmp_path / "data" / "conversations.sqlite3" or window.worker.db_override
@@ -188,6 +202,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     assert window.worker.companion.config.sampling.word_guard is False
     assert window.worker.companion.config.sampling.question_weight == 0.0
     assert window.worker.companion.config.sampling.copy_weight == 0.0
+    assert window.worker.companion.context.config.admit_unknown is False
     window.close()
 
     again = open_window(memorised_model_dir, settings_path=path)
@@ -195,7 +210,7 @@ def test_settings_survive_a_restart(open_window, memorised_model_dir, tmp_path, 
     dialog = again.open_settings()
     assert dialog.persona.currentData() == "lumin" and dialog.max_tokens.value() == 33
     assert not dialog.word_guard.isChecked() and dialog.question_weight.text() == "off"
-    assert dialog.copy_weight.text() == "off"
+    assert dialog.copy_weight.text() == "off" and not dialog.admit_unknown.isChecked()
     dialog.reject()
 
 

@@ -3,7 +3,9 @@
 import pytest
 
 from companion.errors import CompanionError
-from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, clip, knowledge_for, replies_in
+from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, Recall, clip, knowledge_for, replies_in
+from companion.memory.unsure import UNSURE, near_enough
+from knowledge_helpers import FAR_QUESTION, LASER, WHEELS, large_knowledge
 
 EXCHANGES = [
     Exchange("nova", "Cum fierbe apa la munte?", "La altitudine presiunea e mai mică, deci apa fierbe sub 100 de grade."),
@@ -92,3 +94,33 @@ def test_knowledge_round_trips_and_a_broken_file_is_named(tmp_path):
     path.write_bytes(b"\xff\xfe\x00broken")
     with pytest.raises(CompanionError, match="not UTF-8"):
         Knowledge.load(path)
+
+
+
+def test_a_question_nothing_is_near_gets_the_tribes_i_do_not_know():
+    knowledge = large_knowledge(WHEELS, LASER)
+    # Shares two words with an answer about something else: says it does not know.
+    far = knowledge.recall(FAR_QUESTION, tribe="nova")
+    assert far.unsure and len(far.exchanges) == 1
+    assert far.exchanges[0].tribe == "nova" and far.exchanges[0].reply in UNSURE["nova"]
+    assert far.exchanges[0].user == FAR_QUESTION
+    # The same words, the same line; Sora answers in her own.
+    assert knowledge.recall(FAR_QUESTION, tribe="nova") == far
+    assert knowledge.recall(FAR_QUESTION, tribe="sora").exchanges[0].reply in UNSURE["sora"]
+    # Reworded, but about the laser: the laser's answer.
+    near = knowledge.recall("cum functioneaza un laser?", tribe="nova")
+    assert not near.unsure and near.exchanges == [LASER]
+    # Asked to answer anyway (the setting off), the nearest, however far.
+    assert knowledge.recall(FAR_QUESTION, tribe="nova", admit_unknown=False).exchanges == [WHEELS]
+
+
+def test_lumin_small_knowledges_and_wordless_turns_never_say_they_do_not_know():
+    knowledge = large_knowledge(Exchange("lumin", "Do you like rainy days?", "Rain is cosy with tea."))
+    assert near_enough("lumin", len(knowledge)) == 0.0
+    assert not knowledge.recall("Any idea about quantum gravity?", tribe="lumin").unsure
+    assert not knowledge.recall(FAR_QUESTION, tribe=None).unsure  # no tribe: nothing to say it in
+    assert knowledge.recall("și de la cu pe", tribe="nova") == Recall([])  # no word to search by
+    # A knowledge far smaller than the floors were measured on (a user's own texts) copies the nearest.
+    small = Knowledge(EXCHANGES)
+    assert near_enough("nova", len(small)) == 0.0
+    assert small.recall("Ce presiune e la altitudine?", tribe="nova") == Recall([EXCHANGES[0]])

@@ -81,3 +81,24 @@ def test_a_romanian_question_after_an_english_exchange_gets_a_romanian_persona(g
     for question, tribe in [("Cum funcționează un router?", "nova"), ("Mi-e dor de casă.", "sora")]:
         alpha = generator.reply_alpha([*english, ChatTurn(Role.USER, question)])
         assert alpha.dominant().value == tribe, (question, alpha)
+
+
+def test_the_default_companion_answers_what_it_knows_and_says_when_it_does_not(tmp_path):
+    """As the app answers (Companion, the app's sampling): a question its knowledge holds,
+    reworded and typed without diacritics, gets that answer; a held-out question whose nearest
+    exchange shares only words gets NOVA's "I do not know", copied whole, and says so."""
+    from companion.companion import Companion, CompanionConfig
+    from companion.generation import SamplingConfig
+    from companion.memory.unsure import UNSURE
+
+    companion = Companion.load(DEFAULT, tmp_path / "c.sqlite3", CompanionConfig(sampling=SamplingConfig(seed=5)))
+    try:
+        known = list(companion.respond("cum functioneaza un laser?"))[-1]
+        assert not known.unsure and known.tribe.value == "nova"
+        assert known.reply.text.startswith("Laserul produce un fascicul de lumină")
+        # Held out (never in the knowledge); its nearest answer is on cleaning silver ("atingă").
+        far = list(companion.respond("Cum îmi stabilesc obiective pe care chiar să le ating?"))[-1]
+        assert far.unsure and far.knowledge == () and far.tribe.value == "nova"
+        assert far.reply.text in UNSURE["nova"]
+    finally:
+        companion.store.close()
