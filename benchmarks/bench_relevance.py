@@ -17,11 +17,18 @@ Lumin 40), reworded by another helper as someone else would type them (some with
 does the search find their own answer, and does the companion then answer rather than say it
 does not know?
 
+benchmarks/data/everyday_questions.jsonl: 120 everyday questions for NOVA written by another
+helper who read nothing of the corpus or the knowledge (so they test what a user might ask, not
+what the knowledge happens to hold); everyday_labels.jsonl: the answers ranked first for them,
+judged the same way.
+
 Rules: "before" = bm25 question 1 : answer 2, no floor (until 1 Dec 2026); "now" =
 Knowledge.recall (question and answer alike, memory/unsure.py's floor). A candidate a rule
-picks that nobody judged counts as "unjudged".
+picks that nobody judged counts as "unjudged". --knowledge FILE adds another knowledge.jsonl
+(an older one, say) to compare side by side with the model's:
 
-    python benchmarks/bench_relevance.py --model models/default
+    python benchmarks/bench_relevance.py --model models/default \
+        --knowledge <(git show b1c63a3:models/default/knowledge.jsonl)
 """
 
 from __future__ import annotations
@@ -88,19 +95,32 @@ def reworded(knowledge: Knowledge, rule, paraphrases: list[dict]) -> dict:
     return {tribe: dict(c) for tribe, c in out.items()}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="models/default")
-    args = p.parse_args()
-    knowledge = Knowledge.in_folder(args.model)
-    if knowledge is None:
-        raise SystemExit(f"{args.model} has no knowledge.jsonl (companion knowledge --model ... makes one)")
-    labels = read_jsonl(DATA / "relevance_labels.jsonl")
-    paraphrases = read_jsonl(DATA / "paraphrases.jsonl")
-    report = {"exchanges": len(knowledge), "judged_candidates": len(labels)}
+def measure(knowledge: Knowledge, labels: list[dict], paraphrases: list[dict], everyday: list[dict]) -> dict:
+    report: dict = {"exchanges": len(knowledge)}
     for name, rule in (("before", before), ("now", now)):
         report[name] = {"heldout_top_answer": judged(knowledge, rule, labels),
                         "reworded_known_questions": reworded(knowledge, rule, paraphrases)}
+        if everyday:
+            report[name]["everyday_top_answer"] = judged(knowledge, rule, everyday)
+    return report
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="models/default")
+    p.add_argument("--knowledge", action="append", default=[], metavar="FILE",
+                   help="another knowledge.jsonl to measure beside the model's (repeatable)")
+    args = p.parse_args()
+    knowledges = {f"{args.model}/knowledge.jsonl": Knowledge.in_folder(args.model)}
+    if knowledges[f"{args.model}/knowledge.jsonl"] is None:
+        raise SystemExit(f"{args.model} has no knowledge.jsonl (companion knowledge --model ... makes one)")
+    knowledges.update({path: Knowledge.load(path) for path in args.knowledge})
+    labels = read_jsonl(DATA / "relevance_labels.jsonl")
+    paraphrases = read_jsonl(DATA / "paraphrases.jsonl")
+    everyday_path = DATA / "everyday_labels.jsonl"
+    everyday = read_jsonl(everyday_path) if everyday_path.is_file() else []
+    report = {"judged_candidates": len(labels) + len(everyday),
+              "knowledge": {path: measure(k, labels, paraphrases, everyday) for path, k in knowledges.items()}}
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
 

@@ -33,6 +33,7 @@ on mass and weight), so it rewarded weighting the answer's words; read, it did n
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable
@@ -59,9 +60,15 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
+# Short words in capitals (QR, PDF, GPS, ABS, USB, RAM, SMS, TVA): too short to be content
+# words, yet often what a question is about ("E periculos să scanez coduri QR?").
+ACRONYM = re.compile(r"\b[A-ZĂÂÎȘȚ][A-ZĂÂÎȘȚ0-9]{1,3}\b")
+
+
 def search_stems(text: str) -> list[str]:
-    """The stems the knowledge is indexed and searched by: content stems, diacritics folded."""
-    return sorted({fold(s) for s in content_stems(text)})
+    """The stems the knowledge is indexed and searched by: content stems and acronyms,
+    diacritics folded."""
+    return sorted({fold(s) for s in content_stems(text)} | {fold(a.lower()) for a in ACRONYM.findall(text)})
 
 
 def clip(text: str, limit: int) -> str:

@@ -3,13 +3,14 @@
 The companion answers by copying the nearest answer it knows (memory/knowledge.py,
 model/copy.py). For a question the knowledge has no answer to, that nearest answer is about
 something else, and copied it reads as a fluent, confident, wrong reply: "Ce diferență e între
-masă și greutate?" got the balancing of car wheels. Read (benchmarks/bench_relevance.py, the
-held-out questions of models/default, 1,004 candidate answers judged on, near or off topic),
-the answer the search ranks first was off topic for 36 of 69 NOVA questions and 37 of 79 Sora
-ones (on topic for 5 and 4: the knowledge rarely holds the answer to a new question), and the
-lowest bm25 scores were mostly those. Below NEAR_ENOUGH the tribe's own words
-for "I do not know this" (NOVA: ask again, more precisely; Sora: I am listening, tell me more)
-are shown instead, and decoding copies them as it copies any answer.
+masă și greutate?" got the balancing of car wheels. Read (benchmarks/bench_relevance.py: the
+held-out questions of models/default, and 120 everyday questions written apart from the
+knowledge; candidate answers judged on, near or off topic), the answer the search ranked first
+in the knowledge of 30 Nov was off topic for 37 of 69 held-out NOVA questions, 37 of 79 Sora
+ones and 33 of 120 everyday ones, and the lowest bm25 scores were mostly those. Below
+NEAR_ENOUGH the tribe's own words for "I do not know this" (NOVA: ask again, more precisely;
+Sora: I am listening, tell me more) are shown instead, and decoding copies them as it copies
+any answer.
 
 Lumin's threshold is 0 (never): its knowledge is mostly chit-chat, whose short lines score low
 whatever their fit; a threshold that caught off-topic Lumin replies lost as many good ones.
@@ -22,13 +23,15 @@ import zlib
 # The nearest exchange's bm25 score (SQLite FTS5, question and answer weighted alike; higher is
 # nearer) below which a tribe says it does not know; a question of fewer than FULL_WORDS words
 # to search by can only score lower, so its floor is that share of it ("Cum funcționează un
-# laser?" found "Ce e un laser?" at 9.3). benchmarks/bench_relevance.py, models/default's
-# held-out questions (nothing in the knowledge is theirs): NOVA holds back 19 of 69, whose
-# nearest answers were judged 17 off topic, 2 near, 0 on (a floor of 11 for any length: 25, of
-# them 3 near, 1 on; 12: 33, 7 near, 2 on); Sora holds back 28 of 79: 17 off, 11 near (another
-# story's reply whose details clash with the user's), 0 on. Questions it does know, reworded by
-# someone else (benchmarks/data/paraphrases.jsonl): of the 50 NOVA ones whose own answer the
-# search finds, 2 are held back; of 36 Sora, 1. Lumin: see the module's docstring.
+# laser?" found "Ce e un laser?" at 9.3). Chosen on the knowledge of 30 Nov (24,849
+# exchanges), models/default's held-out questions: NOVA held back 19 of 69, whose nearest
+# answers were judged 17 off topic, 2 near, 0 on (a floor of 11 for any length: 25, of them 3
+# near, 1 on; 12: 33, 7 near, 2 on); Sora 28 of 79: 17 off, 11 near (another story's reply whose
+# details clash with the user's), 0 on. With today's (26,125, benchmarks/bench_relevance.py):
+# NOVA holds back 10 of 69 held-out questions (9 off, 1 near) and 8 of 120 everyday ones (6 off,
+# 2 near), none judged on topic; of the reworded known questions whose own answer the search
+# finds (benchmarks/data/paraphrases.jsonl), 2 of 49 NOVA and 1 of 36 Sora. Lumin: see the
+# module's docstring.
 NEAR_ENOUGH = {"nova": 11.0, "sora": 14.0, "lumin": 0.0}
 FULL_WORDS = 3
 # bm25's scores grow with the number of exchanges (a word's rarity is measured among them): the
@@ -46,9 +49,9 @@ UNSURE = {
         "nimic potrivit. Întreabă-mă altfel, te rog.",
     ),
     "sora": (
-        "Te ascult. Povestește-mi mai mult: cum a fost pentru tine?",
+        "Te ascult. Povestește-mi mai mult, dacă vrei.",
         "Mi-ar plăcea să înțeleg mai bine ce trăiești. Cum e pentru tine, acum?",
-        "Sunt aici și te ascult. Spune-mi mai mult, dacă vrei.",
+        "Sunt aici și te ascult. Ce simți acum, când îmi spui asta?",
     ),
     "lumin": (
         "I don't know enough about that to give you a good answer. Could you put it another way?",

@@ -124,3 +124,13 @@ def test_lumin_small_knowledges_and_wordless_turns_never_say_they_do_not_know():
     small = Knowledge(EXCHANGES)
     assert near_enough("nova", len(small)) == 0.0
     assert small.recall("Ce presiune e la altitudine?", tribe="nova") == Recall([EXCHANGES[0]])
+
+
+def test_short_words_in_capitals_are_searched_too():
+    """"QR" is too short for a content word, yet it is what the question is about."""
+    qr = Exchange("nova", "Poate fi periculos să scanez un cod QR?", "Codul te poate duce pe un site fals.")
+    meteo = Exchange("nova", "Ce înseamnă codul galben de vreme rea?", "Un cod periculos: fenomene de intensitate mare.")
+    knowledge = Knowledge([meteo, qr])
+    assert knowledge.search("E periculos să scanez coduri QR?", limit=1) == [qr]
+    assert knowledge.search("Ce e un QR?", limit=2) == [qr]  # nothing else says QR
+    assert knowledge.search("Cum îmi schimb PIN-ul?", limit=1) == []

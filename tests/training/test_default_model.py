@@ -93,9 +93,9 @@ def test_the_default_companion_answers_what_it_knows_and_says_when_it_does_not(t
 
     companion = Companion.load(DEFAULT, tmp_path / "c.sqlite3", CompanionConfig(sampling=SamplingConfig(seed=5)))
     try:
-        known = list(companion.respond("cum functioneaza un laser?"))[-1]
+        known = list(companion.respond("de ce e apa marii sarata?"))[-1]  # "De ce e apa mării sărată?"
         assert not known.unsure and known.tribe.value == "nova"
-        assert known.reply.text.startswith("Laserul produce un fascicul de lumină")
+        assert known.reply.text.startswith("Apa mării e sărată pentru că râurile aduc")
         # Held out (never in the knowledge); its nearest answer is on cleaning silver ("atingă").
         far = list(companion.respond("Cum îmi stabilesc obiective pe care chiar să le ating?"))[-1]
         assert far.unsure and far.knowledge == () and far.tribe.value == "nova"
