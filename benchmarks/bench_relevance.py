@@ -4,8 +4,8 @@ The companion's replies are mostly the nearest answer of its knowledge, copied
 (companion/memory/knowledge.py). Whether that answer is about what the user asked is read,
 not counted by shared words: benchmarks/data/relevance_labels.jsonl holds, for each of
 models/default's 246 held-out first questions (NOVA 69, Sora 79, Lumin 98; none of their
-dialogues is in the knowledge), the candidates the top two of four search rules returned (1,004
-in all), each judged 2 = on topic (answers it, or fits the story without clashing), 1 = near
+dialogues is in the knowledge), the candidates the top two of four search rules returned (1,004),
+then those the larger knowledges of 1 Dec rank first (1,073 in all), each judged 2 = on topic (answers it, or fits the story without clashing), 1 = near
 (same subject, another question; or a story's reply whose details clash), 0 = off topic. The
 judges: four helper agents of the session of 30 Nov 2026, given the user's words and the
 candidate's answer only (not the rule, not the question it answered); on 47 NOVA candidates
@@ -17,10 +17,11 @@ Lumin 40), reworded by another helper as someone else would type them (some with
 does the search find their own answer, and does the companion then answer rather than say it
 does not know?
 
-benchmarks/data/everyday_questions.jsonl: 120 everyday questions for NOVA written by another
-helper who read nothing of the corpus or the knowledge (so they test what a user might ask, not
-what the knowledge happens to hold); everyday_labels.jsonl: the answers ranked first for them,
-judged the same way.
+benchmarks/data/everyday_questions.jsonl: 280 everyday messages (120 questions for NOVA, 80
+things said to Sora, 80 English questions for Lumin) written by helpers who read nothing of the
+corpus or the knowledge (so they test what a user might say, not what the knowledge happens to
+hold); everyday_labels.jsonl: the answers each knowledge and rule ranks first for them, judged
+the same way (496).
 
 Rules: "before" = bm25 question 1 : answer 2, no floor (until 1 Dec 2026); "now" =
 Knowledge.recall (question and answer alike, memory/unsure.py's floor). A candidate a rule
