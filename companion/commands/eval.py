@@ -22,6 +22,9 @@ def register(sub, name: str, help_text: str) -> None:
     p.add_argument("--always-answer", action="store_true",
                    help="copy the nearest answer even where the knowledge has nothing near, instead of the "
                         "tribe's \"I do not know\" (the app's setting \"Say when it does not know\" off)")
+    p.add_argument("--messages", metavar="FILE",
+                   help='also sample replies to these messages, JSONL {"tribe", "question"} a line (e.g. '
+                        "benchmarks/data/everyday_questions.jsonl), --samples of each tribe; the card shows them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--card", metavar="PATH", help="also write a MODEL_CARD.md there")
     p.set_defaults(func=run)
@@ -50,8 +53,10 @@ def run(args) -> int:
         sampling = sampling.with_(question_weight=args.question_weight)
     if args.copy_weight is not None:
         sampling = sampling.with_(copy_weight=args.copy_weight)
+    messages = read_messages(Path(args.messages)) if args.messages else []
     report = evaluate_model(generator, result.records, vocabulary=vocabulary, samples_per_tribe=args.samples,
-                            sampling=sampling, knowledge=knowledge, admit_unknown=not args.always_answer)
+                            sampling=sampling, knowledge=knowledge, admit_unknown=not args.always_answer,
+                            messages=messages)
     if args.card:
         from companion.training.card import model_card
 
@@ -69,6 +74,29 @@ def run(args) -> int:
         print(f"said it does not know  {report.unsure_samples}  (of {args.samples} samples a tribe)")
     if report.unknown_words:
         print(f"unknown words   {', '.join(report.unknown_words[:20])}")
-    for s in report.samples:
+    for s in report.samples + report.message_samples:
         print(f"\n[{s.tribe} → {s.chosen}] {s.prompt}\n  {s.reply}")
     return 0
+
+
+def read_messages(path: Path) -> list:
+    """(tribe, text) of each {"tribe", "question"} line; a bad line is named with file:line."""
+    from companion.errors import CompanionError
+    from companion.tribes import Tribe
+
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise CompanionError(f"cannot read messages {path}: {e}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            out.append((Tribe(data["tribe"]), str(data.get("question", data.get("text")) or "").strip()))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CompanionError(f"{path}:{n}: not a message line {{\"tribe\", \"question\"}} ({e})") from None
+        if not out[-1][1]:
+            raise CompanionError(f"{path}:{n}: the message is empty")
+    return out

@@ -107,7 +107,18 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         lines += [f"| {m['tribe']} | {m['chosen']} | {m['prompt'][:200].replace('|', '/').replace(chr(10), ' ')} |"
                   for m in report.alpha_misses]
     lines += ["", "## Sample replies", ""]
-    for s in report.samples:
+    lines += _samples(report.samples)
+    if report.message_samples:
+        lines += ["## Sample replies to other messages", "",
+                  "The first messages of each tribe in `companion eval --messages FILE`, sampled the same way; "
+                  "no reference answer to score them against, so read them.", ""]
+        lines += _samples(report.message_samples)
+    return "\n".join(lines) + "\n"
+
+
+def _samples(samples) -> list[str]:
+    lines = []
+    for s in samples:
         topic = f", topic match {s.topic}" if s.topic is not None else ""
         unsure = ", nothing near in the knowledge: says so" if s.unsure else ""
         lines += [f"**{s.tribe}** (voice chosen: {s.chosen}, α {s.alpha}{topic}{unsure})", "",
@@ -115,4 +126,4 @@ def model_card(model_dir: Path, report: EvalReport, params: int) -> str:
         if s.memories:
             lines += ["<details><summary>memories shown</summary>", "",
                       *[f"- {m[2:] if m.startswith('• ') else m}" for m in s.memories], "", "</details>", ""]
-    return "\n".join(lines) + "\n"
+    return lines

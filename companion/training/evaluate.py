@@ -84,6 +84,8 @@ class EvalReport:
     # Samples whose prompt the knowledge had nothing near, so the tribe said it does not know
     # (companion/memory/unsure.py); they count in topic_match at their word match, mostly low.
     unsure_samples: dict[str, int] = field(default_factory=dict)
+    # Replies to messages given apart from the held-out set (everyday ones): read, not scored.
+    message_samples: list[Sample] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -210,22 +212,40 @@ def _sample_replies(generator: TorchGenerator, heldout: Sequence[Record], sampli
         references = [first_reply(r) for r in dialogues]
         topics = TopicMatcher(references) if len(references) > 1 else None
         for i, record in enumerate(dialogues[:per_tribe]):
-            turns = prompt_turns(record)
-            shown, lines, unsure = with_knowledge(generator, turns, knowledge, sampling.max_tokens, admit_unknown)
-            pieces = list(generator.chat(shown, sampling.with_(seed=(sampling.seed or 0) + i)))
-            reply = "".join(p.text for p in pieces).strip()
-            # The app picks the voice when the first words arrive (companion.Companion.turn).
-            alpha = next((p.alpha for p in pieces if p.text.strip()), pieces[-1].alpha)
-            chosen = VoicePolicy().choose(alpha)
-            good, bad = checkers[LANGUAGE_OF[tribe]].check(reply)
+            sample = _sample(generator, tribe, prompt_turns(record), sampling.with_(seed=(sampling.seed or 0) + i),
+                             knowledge, admit_unknown)
+            good, bad = checkers[LANGUAGE_OF[tribe]].check(sample.reply)
             known[tribe] += good
             seen[tribe] += good + len(bad)
             unknown += bad
-            topic = round(topics.match(reply, i), 4) if topics else None
-            samples.append(Sample(tribe.value, turns[-1].text, reply, chosen.value,
-                                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, references[i], topic,
-                                  lines, unsure))
+            sample.reference = references[i]
+            sample.topic = round(topics.match(sample.reply, i), 4) if topics else None
+            samples.append(sample)
     return samples, known, seen, unknown
+
+
+def _sample(generator: TorchGenerator, tribe: Tribe, turns: list[ChatTurn], sampling: SamplingConfig,
+            knowledge: Knowledge | None, admit_unknown: bool) -> Sample:
+    """One reply to turns, its prompt built as the app builds a first message."""
+    shown, lines, unsure = with_knowledge(generator, turns, knowledge, sampling.max_tokens, admit_unknown)
+    pieces = list(generator.chat(shown, sampling))
+    reply = "".join(p.text for p in pieces).strip()
+    # The app picks the voice when the first words arrive (companion.Companion.turn).
+    alpha = next((p.alpha for p in pieces if p.text.strip()), pieces[-1].alpha)
+    return Sample(tribe.value, turns[-1].text, reply, VoicePolicy().choose(alpha).value,
+                  {t.value: round(alpha[t], 4) for t in TRIBE_ORDER}, memories=lines, unsure=unsure)
+
+
+def sample_messages(generator: TorchGenerator, messages: Sequence[tuple[Tribe, str]], sampling: SamplingConfig,
+                    per_tribe: int, knowledge: Knowledge | None = None, admit_unknown: bool = True) -> list[Sample]:
+    """Replies to the first per_tribe messages of each tribe (label, text) — everyday ones, say
+    (benchmarks/data/everyday_questions.jsonl) — sampled as the held-out samples are."""
+    samples = []
+    for tribe in TRIBE_ORDER:
+        texts = [text for label, text in messages if label is tribe][:per_tribe]
+        samples += [_sample(generator, tribe, [ChatTurn(Role.USER, text)], sampling.with_(seed=(sampling.seed or 0) + i),
+                            knowledge, admit_unknown) for i, text in enumerate(texts)]
+    return samples
 
 
 # How the samples are drawn (the app's settings, a little cooler and shorter, reproducible).
@@ -241,6 +261,7 @@ def evaluate_model(
     sampling: SamplingConfig | None = None,
     knowledge: Knowledge | None = None,
     admit_unknown: bool = True,
+    messages: Sequence[tuple[Tribe, str]] = (),
 ) -> EvalReport:
     sampling = sampling or EVAL_SAMPLING
     vocabulary = list(vocabulary)
@@ -291,4 +312,5 @@ def evaluate_model(
         knowledge_exchanges=len(knowledge) if knowledge is not None else 0,
         unsure_samples={t.value: sum(s.unsure for s in samples if s.tribe == t.value) for t in TRIBE_ORDER}
         if knowledge is not None else {},
+        message_samples=sample_messages(generator, messages, sampling, samples_per_tribe, knowledge, admit_unknown),
     )

@@ -58,17 +58,32 @@ def test_eval_json_on_a_model_that_knows_its_tribes(tmp_path, memorised_model_di
     write_jsonl([*read_jsonl(heldout).records,
                  Record(Tribe.NOVA, turns=(ChatTurn(Role.USER, user), ChatTurn(Role.ASSISTANT, reply, Tribe.NOVA)))],
                 heldout)
+    messages = tmp_path / "messages.jsonl"  # two of Sora's, one of Lumin's: --samples 1 takes the first of each
+    messages.write_text("".join(json.dumps({"tribe": t.value, "question": u}) + "\n" for u, _, t in
+                                [tiny.MEMORISED_CHATS[0], ("Mi-e dor de munte.", "", Tribe.SORA), tiny.MEMORISED_CHATS[1]]),
+                        encoding="utf-8")
     off = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
                           "--heldout", str(heldout), "--samples", "1", "--json", "--question-weight", "0",
-                          "--card", str(tmp_path / "CARD2.md")],
+                          "--messages", str(messages), "--card", str(tmp_path / "CARD2.md")],
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert off.returncode == 0, off.stderr
     report = json.loads(off.stdout)
+    assert [(s["tribe"], s["prompt"], s["chosen"]) for s in report["message_samples"]] == [
+        ("sora", tiny.MEMORISED_CHATS[0][0], "sora"), ("lumin", tiny.MEMORISED_CHATS[1][0], "lumin")]
+    card2 = (tmp_path / "CARD2.md").read_text(encoding="utf-8")
+    others = card2.split("## Sample replies to other messages")[1]
+    assert f"> {tiny.MEMORISED_CHATS[1][0]}" in others and report["message_samples"][1]["reply"] in others
+    messages.write_text('{"tribe": "nova", "question": ""}\n', encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "companion", "eval", "--model", str(memorised_model_dir),
+                          "--heldout", str(heldout), "--messages", str(messages)],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert bad.returncode != 0 and f"{messages}:1: the message is empty" in bad.stderr
     assert report["sampling"]["question_weight"] == 0.0
     assert report["alpha_accuracy"] == 0.75
     [miss] = report["alpha_misses"]
     assert (miss["tribe"], miss["chosen"], miss["prompt"]) == ("nova", "lumin", user)
     assert max(miss["alpha"], key=miss["alpha"].get) == "lumin"
-    assert f"| nova | lumin | {user} |" in (tmp_path / "CARD2.md").read_text(encoding="utf-8")
+    assert f"| nova | lumin | {user} |" in card2
 
 
 def test_eval_without_heldout_set_says_what_to_pass(tmp_path, random_model_dir):
