@@ -60,15 +60,18 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
-# Short words in capitals (QR, PDF, GPS, ABS, USB, RAM, SMS, TVA): too short to be content
-# words, yet often what a question is about ("E periculos să scanez coduri QR?").
-ACRONYM = re.compile(r"\b[A-ZĂÂÎȘȚ][A-ZĂÂÎȘȚ0-9]{1,3}\b")
+# Short words in capitals (QR, PDF, GPS, ABS, USB, RAM, SMS, TVA) and capitalised short parts
+# joined by hyphens (Wi-Fi, in "Wi-Fi-ul"): too short to be content words, yet often what a
+# question is about ("E periculos să scanez coduri QR?"; "Cum funcționează Wi-Fi-ul?" had only
+# "funcționează" to search by and found what a mathematical function is).
+ACRONYM = re.compile(r"\b[A-ZĂÂÎȘȚ][A-ZĂÂÎȘȚ0-9]{1,3}\b|\b[A-Z][a-z]{0,2}(?:-[A-Z][a-z]{0,2})+")
 
 
 def search_stems(text: str) -> list[str]:
     """The stems the knowledge is indexed and searched by: content stems and acronyms,
     diacritics folded."""
-    return sorted({fold(s) for s in content_stems(text)} | {fold(a.lower()) for a in ACRONYM.findall(text)})
+    return sorted({fold(s) for s in content_stems(text)}
+                  | {fold(a.replace("-", "").lower()) for a in ACRONYM.findall(text)})
 
 
 def clip(text: str, limit: int) -> str:

@@ -28,7 +28,7 @@ import zlib
 # answers were judged 17 off topic, 2 near, 0 on (a floor of 11 for any length: 25, of them 3
 # near, 1 on; 12: 33, 7 near, 2 on); Sora 28 of 79: 17 off, 11 near (another story's reply whose
 # details clash with the user's), 0 on. With today's (27,206, benchmarks/bench_relevance.py):
-# NOVA holds back 10 of 69 held-out questions (9 off, 1 near) and 5 of 120 everyday ones (4 off,
+# NOVA holds back 10 of 69 held-out questions (10 off) and 5 of 120 everyday ones (4 off,
 # 1 near); Sora 24 of 79 held-out stories (17 off, 6 near, 1 on) and 24 of 80 everyday messages
 # (13 off, 7 near, 4 on); of the reworded known questions whose own answer the search finds
 # (benchmarks/data/paraphrases.jsonl), 2 of 49 NOVA and 1 of 35 Sora. Lumin: see the module's

@@ -3,7 +3,16 @@
 import pytest
 
 from companion.errors import CompanionError
-from companion.memory.knowledge import KNOWLEDGE_FILE, Exchange, Knowledge, Recall, clip, knowledge_for, replies_in
+from companion.memory.knowledge import (
+    KNOWLEDGE_FILE,
+    Exchange,
+    Knowledge,
+    Recall,
+    clip,
+    knowledge_for,
+    replies_in,
+    search_stems,
+)
 from companion.memory.unsure import UNSURE, near_enough
 from knowledge_helpers import FAR_QUESTION, LASER, WHEELS, large_knowledge
 
@@ -134,3 +143,10 @@ def test_short_words_in_capitals_are_searched_too():
     assert knowledge.search("E periculos să scanez coduri QR?", limit=1) == [qr]
     assert knowledge.search("Ce e un QR?", limit=2) == [qr]  # nothing else says QR
     assert knowledge.search("Cum îmi schimb PIN-ul?", limit=1) == []
+    # "Wi-Fi-ul": parts too short to be words, searched joined; "funcționează" alone is not it.
+    wifi = Exchange("nova", "De ce e lent Wi-Fi-ul?", "Routerul e prea departe sau canalul e aglomerat.")
+    maths = Exchange("nova", "Ce e o funcție?", "O funcție asociază fiecărei intrări o ieșire; funcționează ca o regulă.")
+    common = [Exchange("nova", f"Cum funcționează {thing}?", f"{thing.capitalize()} funcționează simplu.")
+              for thing in ("frigiderul", "centrala", "ceasul", "becul")]  # "funcționează" is common
+    assert Knowledge([maths, wifi, *common]).search("Cum funcționează Wi-Fi-ul?", limit=1) == [wifi]
+    assert "wifi" in search_stems("Wi-Fi") and "sa" not in search_stems("s-a stricat")
