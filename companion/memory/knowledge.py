@@ -169,7 +169,10 @@ class Knowledge:
         higher is nearer (memory/unsure.py sets how near is near enough). exclude: indices never
         to return (the dialogue's own); tribe: that tribe's exchanges first, the others only
         where it has too few."""
-        stems = search_stems(text[:2000])
+        return self._nearest(search_stems(text[:2000]), limit, exclude, tribe)
+
+    def _nearest(self, stems: list[str], limit: int, exclude: int | Iterable[int] | None,
+                 tribe: str | None) -> list[tuple[Exchange, float]]:
         if not stems or limit <= 0:
             return []
         query = " OR ".join(f'"{s}"' for s in stems)
@@ -191,9 +194,9 @@ class Knowledge:
         """What to show beside a turn answered by tribe: its nearest exchanges, or, where even
         the tribe's nearest is not near enough (memory/unsure.py), the tribe's own "I do not
         know this" in their place. A text with no word to search by shows nothing."""
-        found = self.scored(text, limit, exclude, tribe)
-        words = len(search_stems(text[:2000]))
-        floor = near_enough(tribe, len(self), words) if admit_unknown else 0.0
+        stems = search_stems(text[:2000])
+        found = self._nearest(stems, limit, exclude, tribe)
+        floor = near_enough(tribe, len(self), len(stems)) if admit_unknown else 0.0
         if floor > 0:
             best = next((score for e, score in found if e.tribe == tribe), None)
             if best is None or best < floor:
